@@ -1,0 +1,85 @@
+/**
+ * `vmctl boot`: from a guest name to a running guest kernel. Resolves the
+ * config, builds the host side if needed, materializes the root filesystem
+ * and the instance's state, then hands everything to the kernel and returns
+ * the guest's exit status.
+ */
+import { resolve } from 'node:path';
+import { VmctlError } from './errors.ts';
+import type { GuestConfig } from './guest/config.ts';
+import { loadGuestConfig } from './guest/locate.ts';
+import { guestState, prepareGuestState } from './guest/state.ts';
+import { progress } from './host-command.ts';
+import { ensureHostBuilt } from './host/build.ts';
+import type { KernelBootOptions, KernelExitStatus } from './kernel/boot-options.ts';
+import { materializeRootfs, type RootfsSource, validateRootfsDir } from './rootfs/resolve.ts';
+
+export interface BootRequest {
+  /** Guest name from guest-configs/ or a config file path; the default guest when absent. */
+  guest?: string;
+  /** Run `/bin/sh -c exec` on the host's stdio instead of the config's init on the console. */
+  exec?: string;
+  /** Boot this host directory as `/` instead of the config's root filesystem. */
+  rootfs?: string;
+  /** Drop the instance's saved state (its upper layer) before booting. */
+  fresh?: boolean;
+  verbose?: boolean;
+}
+
+interface ResolvedPaths {
+  lowerRoot: string;
+  upperRoot: string;
+  hostBuildDir: string;
+}
+
+/** The kernel's boot options for a config; pure, so the mapping can be tested without booting. */
+export function kernelBootOptions(config: GuestConfig, paths: ResolvedPaths, req: BootRequest): KernelBootOptions {
+  const interactive = req.exec === undefined;
+  const env = { ...config.env };
+  // An interactive shell needs to know the terminal it draws on; the config may still pin one.
+  if (interactive && env.TERM === undefined) env.TERM = process.env.TERM || 'linux';
+  return {
+    ...paths,
+    argv: interactive ? config.init : ['/bin/sh', '-c', req.exec as string],
+    env: Object.entries(env).map(([name, value]) => `${name}=${value}`),
+    cwd: config.cwd,
+    hostname: config.hostname,
+    uid: config.uid,
+    gid: config.gid,
+    stdio: interactive ? 'console' : 'stdio',
+    rlimits: config.rlimits,
+    verbose: req.verbose ?? false,
+  };
+}
+
+export async function bootGuest(req: BootRequest): Promise<KernelExitStatus> {
+  const config = await loadGuestConfig(req.guest);
+  const source: RootfsSource = req.rootfs ? { kind: 'directory', path: resolve(req.rootfs) } : config.rootfs;
+  // A wrong --rootfs is the user's typo: say so before spending time on a build.
+  if (source.kind === 'directory') await validateRootfsDir(source.path);
+
+  const host = await ensureHostBuilt({ quiet: true, verbose: req.verbose });
+  const lowerRoot = await materializeRootfs(source, { verbose: req.verbose });
+  const state = guestState(config.name, source, lowerRoot);
+  await prepareGuestState(state, lowerRoot, req.fresh ?? false);
+
+  const opts = kernelBootOptions(config, { lowerRoot, upperRoot: state.upper, hostBuildDir: host.dir }, req);
+  if (req.verbose) {
+    progress(`booting guest "${config.name}": root ${lowerRoot}, upper ${state.upper}`);
+    progress(`  pid 1: ${opts.argv.join(' ')} (stdio: ${opts.stdio})`);
+  }
+  try {
+    // Loaded only now: the kernel loads the tracer addon, which exists only
+    // once the host side is built, and `--help` or a config error must not need it.
+    const { bootKernel } = await import('./kernel/boot.ts');
+    return await bootKernel(opts);
+  } catch (error) {
+    if (error instanceof VmctlError) throw error;
+    if (req.verbose) progress((error as Error).stack ?? String(error));
+    throw new VmctlError(
+      `the guest kernel stopped with an internal error: ${(error as Error).message}. ` +
+        (req.verbose ? 'The stack trace is above.' : 'Run again with --verbose for its stack trace.'),
+      1,
+    );
+  }
+}

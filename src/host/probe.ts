@@ -1,0 +1,123 @@
+/**
+ * Runs build/host/vmctl-probe (src/tracer/probe/probe.c) and turns its JSON
+ * into what vmctl decides by: which tracer mechanisms this host offers, and
+ * whether it can boot a guest at all.
+ */
+import { join } from 'node:path';
+import { ExitCode, VmctlError } from '../errors.ts';
+import { runHostCommand } from '../host-command.ts';
+
+export interface HostFacility {
+  available: boolean;
+  /** Why it is or is not available, in a sentence fit to show the user. */
+  reason: string;
+}
+
+export interface HostProbe {
+  kernelRelease: string;
+  arch: string;
+  /** Host pid tracing the probe itself (0 when untraced): strace -f or gdb make ptrace fail. */
+  tracerPid: number;
+  ptrace: HostFacility;
+  ptraceSysemu: HostFacility;
+  seccompFilter: HostFacility;
+  seccompUserNotif: HostFacility;
+  processVmReadv: HostFacility;
+  /** The requests of the vmctl host helper patch (host-patch/). */
+  helperSyscallRoundtrip: HostFacility;
+  helperMmBatch: HostFacility;
+}
+
+export const PROBE_EXECUTABLE = 'vmctl-probe';
+
+function facility(json: Record<string, unknown>, key: string): HostFacility {
+  const value = json[key] as Partial<HostFacility> | undefined;
+  if (typeof value?.available !== 'boolean' || typeof value.reason !== 'string') {
+    throw new Error(`field "${key}" is missing or malformed`);
+  }
+  return { available: value.available, reason: value.reason };
+}
+
+/** Parses the probe's stdout; exported for tests. */
+export function parseProbeOutput(stdout: string): HostProbe {
+  const json = JSON.parse(stdout) as Record<string, unknown>;
+  return {
+    kernelRelease: String(json.kernel_release),
+    arch: String(json.arch),
+    tracerPid: Number(json.tracer_pid ?? 0),
+    ptrace: facility(json, 'ptrace'),
+    ptraceSysemu: facility(json, 'ptrace_sysemu'),
+    seccompFilter: facility(json, 'seccomp_filter'),
+    seccompUserNotif: facility(json, 'seccomp_user_notif'),
+    processVmReadv: facility(json, 'process_vm_readv'),
+    helperSyscallRoundtrip: facility(json, 'helper_syscall_roundtrip'),
+    helperMmBatch: facility(json, 'helper_mm_batch'),
+  };
+}
+
+export async function runProbe(buildDir: string, opts: { verbose?: boolean } = {}): Promise<HostProbe> {
+  const result = await runHostCommand(join(buildDir, PROBE_EXECUTABLE), [], { verbose: opts.verbose });
+  if (result.exitCode !== 0) {
+    throw new VmctlError(
+      `the host probe failed (exit ${result.exitCode ?? 'by signal'}): ${result.stderr.trim() || 'no message'}. ` +
+        'Run `vmctl build-host --force` to rebuild it.',
+      ExitCode.host,
+    );
+  }
+  try {
+    return parseProbeOutput(result.stdout);
+  } catch (error) {
+    throw new VmctlError(
+      `the host probe printed something vmctl cannot read (${(error as Error).message}). ` +
+        'Run `vmctl build-host --force` to rebuild it.',
+      ExitCode.host,
+    );
+  }
+}
+
+function yesNo(f: HostFacility): string {
+  return f.available ? 'yes' : `no (${f.reason})`;
+}
+
+function helperPatch(probe: HostProbe): string {
+  const { helperSyscallRoundtrip: roundtrip, helperMmBatch: mmBatch } = probe;
+  if (roundtrip.available && mmBatch.available) return 'present';
+  if (!roundtrip.available && !mmBatch.available) return 'absent';
+  return `partial (${roundtrip.reason}; ${mmBatch.reason})`;
+}
+
+/** The summary `vmctl build-host` prints: one facility a line. */
+export function formatProbeTable(probe: HostProbe): string {
+  const rows: [string, string][] = [
+    ['kernel release', probe.kernelRelease],
+    ['architecture', probe.arch],
+    ['ptrace', yesNo(probe.ptrace)],
+    ['PTRACE_SYSEMU', yesNo(probe.ptraceSysemu)],
+    ['seccomp filters', yesNo(probe.seccompFilter)],
+    ['seccomp user notification', yesNo(probe.seccompUserNotif)],
+    ['process_vm_readv', yesNo(probe.processVmReadv)],
+    ['helper patch', helperPatch(probe)],
+  ];
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return ['host facilities:', ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`)].join('\n');
+}
+
+/** Throws the actionable error when this host cannot run guests: ptrace refused or no PTRACE_SYSEMU. */
+export function assertCanRunGuests(probe: HostProbe): void {
+  if (!probe.ptrace.available) {
+    throw new VmctlError(`ptrace is refused on this host, and vmctl needs it to run guests: ${probe.ptrace.reason}.`, ExitCode.host);
+  }
+  if (!probe.ptraceSysemu.available) {
+    throw new VmctlError(
+      `PTRACE_SYSEMU does not work on this host (${probe.ptraceSysemu.reason}); ` +
+        'vmctl needs an x86_64 Linux kernel with PTRACE_SYSEMU, which every mainline kernel has.',
+      ExitCode.host,
+    );
+  }
+  if (!probe.processVmReadv.available) {
+    throw new VmctlError(
+      `process_vm_readv does not work on this host (${probe.processVmReadv.reason}); vmctl needs it to reach guest memory.`,
+      ExitCode.host,
+    );
+  }
+}

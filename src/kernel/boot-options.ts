@@ -1,0 +1,34 @@
+/**
+ * What the CLI hands the guest kernel to boot one guest instance.
+ * The CLI resolves configs, root filesystems and state directories; the
+ * kernel only consumes the result.
+ */
+export interface KernelBootOptions {
+  /** Host directory holding the guest's root filesystem; used read-only. */
+  lowerRoot: string;
+  /** Host directory for the copy-on-write upper layer of `/` (created if missing). */
+  upperRoot: string;
+  /** Host directory holding the built host side (tracer.node, vmctl-stub). */
+  hostBuildDir: string;
+  /** Guest path and argv of the first process (pid 1). */
+  argv: string[];
+  /** Environment of the first process, as NAME=value strings. */
+  env: string[];
+  /** Working directory of the first process (guest path). */
+  cwd: string;
+  hostname: string;
+  uid: number;
+  gid: number;
+  /**
+   * 'console': guest fds 0-2 are the kernel's console tty on the host terminal
+   * (interactive boot). 'stdio': guest fds 0-2 are the host's own stdin/stdout/stderr.
+   */
+  stdio: 'console' | 'stdio';
+  /** Resource limits applied to pid 1 (RLIMIT_NOFILE etc.), by lowercase name. */
+  rlimits?: Record<string, number>;
+  /** Print kernel diagnostics (unimplemented syscalls etc.) to stderr. */
+  verbose?: boolean;
+}
+
+/** Exit status the host sees: the init process's exit code, or 128+N when killed by signal N. */
+export type KernelExitStatus = number;

@@ -1,0 +1,67 @@
+import type { Regs } from './regs.ts';
+
+/**
+ * The one interface between the guest kernel and the host mechanism that
+ * stops guest threads at their syscalls. `src/kernel` sees only this.
+ */
+export interface GuestEventView {
+  kind: number;
+  /** host tid of the thread the event is about */
+  tid: number;
+  a: number;
+  b: number;
+  c: number;
+  d: number;
+}
+
+export interface Platform {
+  /** Registers of the thread of the last event (valid for Syscall, Signal, Stopped). */
+  readonly eventRegs: Regs;
+  /** Wait for the next guest event; `deadlineMs` is CLOCK_MONOTONIC ms or -1. */
+  wait(deadlineMs: number): GuestEventView;
+  /** The kernel is going back to the Node event loop with no guest running. */
+  idle(): void;
+  /** Set registers and resume at the next syscall. Returns 0 or -errno. */
+  resume(hostTid: number, regs: Regs, sig?: number): number;
+  /**
+   * Run host syscall `nr` inside the stopped thread; returns its result
+   * (-errno on failure). `child` receives the pid of a clone's new child.
+   */
+  inject(hostTid: number, nr: number, args: readonly number[], sysRip?: number): number;
+  /** pid of the child created by the last injected clone, or 0. */
+  lastChild(): number;
+  /** A fresh host process, forked from the zygote, stopped, holding only the stub. */
+  spawnFresh(): number;
+  /** The stub's `syscall` instruction and its mapping, in a fresh process. */
+  readonly stubSyscallRip: number;
+  readonly stubStart: number;
+  readonly stubEnd: number;
+  /** Guest memory: bytes moved, or -errno. */
+  readMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
+  writeMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
+  /** Write ignoring page protection (read-only text), as the kernel may. */
+  forceWriteMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
+  getFpRegs(hostTid: number, buf: Uint8Array): number;
+  setFpRegs(hostTid: number, buf: Uint8Array): number;
+  getRegs(hostTid: number, regs: Regs): number;
+  /** Host kill(2) of a whole host process (SIGKILL on guest exit). */
+  killHost(hostPid: number, sig: number): number;
+  /** Make a running thread stop so the kernel can deliver a guest signal. */
+  interrupt(hostTid: number): number;
+  /** Drop the tracer's record of a thread that is gone. */
+  forget(hostTid: number): void;
+  memfd(name: string): number;
+  pollFd(fd: number, events: number, timeoutMs: number): number;
+  roundTrips(): number;
+  /** Save the host terminal's mode; fatal signals restore it before the process dies. */
+  terminalSave(fd: number): number;
+  terminalRestore(): number;
+  /** The layout every fresh process shares (forked from one zygote). */
+  readonly freshLayout: { stackStart: number; stackEnd: number; vdso: number };
+  /** /proc/PID/maps of a guest's host process, as the host prints it. */
+  hostMaps(hostPid: number): string;
+  /** The host's own auxv entries the guest should see too (AT_HWCAP, ...). */
+  readonly hostAuxv: ReadonlyMap<number, number>;
+  /** pid of the kernel's host process: guests open the kernel's files through /proc/PID/fd. */
+  readonly kernelHostPid: number;
+}

@@ -1,0 +1,176 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { ARG_REGS, Regs, REG_COUNT } from './regs.ts';
+import type { GuestEventView, Platform } from './platform.ts';
+import { loadTracerAddon, MemOp, SignalOp, type TracerAddon } from './tracer-addon.ts';
+
+const CLONE_PARENT = 0x00008000;
+const SIGCHLD = 17;
+const NR_CLONE = 56;
+
+/**
+ * PTRACE_SYSEMU platform: every guest syscall stops, nothing runs on the
+ * host unless the kernel injects it.
+ */
+export class PtraceSysemuPlatform implements Platform {
+  readonly eventRegs: Regs;
+  readonly stubSyscallRip: number;
+  readonly stubStart = 0x100000000;
+  readonly stubEnd = 0x100002000;
+  private readonly addon: TracerAddon;
+  private readonly event = new Int32Array(6);
+  private readonly aux = new Int32Array(8);
+  private readonly view: GuestEventView = { kind: 0, tid: 0, a: 0, b: 0, c: 0, d: 0 };
+  private readonly zygote: number;
+  readonly freshLayout: { stackStart: number; stackEnd: number; vdso: number };
+  readonly hostAuxv: ReadonlyMap<number, number>;
+  readonly kernelHostPid = process.pid;
+
+  constructor(hostBuildDir: string) {
+    this.addon = loadTracerAddon(hostBuildDir);
+    this.eventRegs = new Regs(new Int32Array(REG_COUNT * 2));
+    const stub = path.join(hostBuildDir, 'vmctl-stub');
+    this.stubSyscallRip = readElfEntry(stub);
+    this.zygote = this.addon.init(stub, this.eventRegs.raw, this.event, this.aux);
+    this.freshLayout = parseLayout(this.hostMaps(this.zygote));
+    this.hostAuxv = readAuxv('/proc/self/auxv');
+  }
+
+  hostMaps(hostPid: number): string {
+    try {
+      return fs.readFileSync(`/proc/${hostPid}/maps`, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  wait(deadlineMs: number): GuestEventView {
+    const r = this.addon.wait(deadlineMs);
+    if (r < 0) throw new Error(`tracer wait failed: errno ${-r}`);
+    const e = this.event, v = this.view;
+    v.kind = e[0]!; v.tid = e[1]!; v.a = e[2]!; v.b = e[3]!; v.c = e[4]!; v.d = e[5]!;
+    return v;
+  }
+
+  idle(): void {
+    this.addon.idle();
+  }
+
+  resume(hostTid: number, regs: Regs, sig = 0): number {
+    return this.addon.resume(hostTid, regs.raw, sig);
+  }
+
+  inject(hostTid: number, nr: number, args: readonly number[], sysRip = 0): number {
+    return this.addon.inject(hostTid, sysRip, nr, args[0] ?? 0, args[1] ?? 0, args[2] ?? 0,
+      args[3] ?? 0, args[4] ?? 0, args[5] ?? 0);
+  }
+
+  lastChild(): number {
+    return this.aux[0]!;
+  }
+
+  spawnFresh(): number {
+    // CLONE_PARENT: the new process is the kernel's child, so the kernel
+    // reaps it; otherwise it would linger as the zygote's zombie.
+    const r = this.inject(this.zygote, NR_CLONE, [CLONE_PARENT | SIGCHLD, 0, 0, 0, 0, 0], this.stubSyscallRip);
+    const child = this.lastChild();
+    if (r < 0 || child <= 0) throw new Error(`could not fork a guest process from the zygote: errno ${-r}`);
+    return child;
+  }
+
+  readMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number {
+    return this.addon.mem(MemOp.Read, pid, addr, buf, off, len);
+  }
+
+  writeMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number {
+    return this.addon.mem(MemOp.Write, pid, addr, buf, off, len);
+  }
+
+  forceWriteMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number {
+    return this.addon.mem(MemOp.ForceWrite, pid, addr, buf, off, len);
+  }
+
+  getFpRegs(hostTid: number, buf: Uint8Array): number {
+    return this.addon.getFpRegs(hostTid, buf);
+  }
+
+  setFpRegs(hostTid: number, buf: Uint8Array): number {
+    return this.addon.setFpRegs(hostTid, buf);
+  }
+
+  getRegs(hostTid: number, regs: Regs): number {
+    return this.addon.getRegs(hostTid, regs.raw);
+  }
+
+  killHost(hostPid: number, sig: number): number {
+    return this.addon.signal(SignalOp.Kill, hostPid, hostPid, sig);
+  }
+
+  interrupt(hostTid: number): number {
+    return this.addon.signal(SignalOp.Interrupt, 0, hostTid, 0);
+  }
+
+  forget(hostTid: number): void {
+    this.addon.forget(hostTid);
+  }
+
+  memfd(name: string): number {
+    return this.addon.memfd(name);
+  }
+
+  pollFd(fd: number, events: number, timeoutMs: number): number {
+    return this.addon.poll(fd, events, timeoutMs);
+  }
+
+  terminalSave(fd: number): number {
+    return this.addon.terminalSave(fd);
+  }
+
+  terminalRestore(): number {
+    return this.addon.terminalRestore();
+  }
+
+  roundTrips(): number {
+    return this.addon.roundTrips();
+  }
+}
+
+function parseLayout(maps: string): { stackStart: number; stackEnd: number; vdso: number } {
+  let stackStart = 0, stackEnd = 0, vdso = 0;
+  for (const line of maps.split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) .*\s(\[\w+\])$/.exec(line);
+    if (!m) continue;
+    if (m[3] === '[stack]') {
+      stackStart = parseInt(m[1]!, 16);
+      stackEnd = parseInt(m[2]!, 16);
+    } else if (m[3] === '[vdso]') {
+      vdso = parseInt(m[1]!, 16);
+    }
+  }
+  if (!stackEnd) throw new Error('the zygote has no [stack] mapping');
+  return { stackStart, stackEnd, vdso };
+}
+
+function readAuxv(file: string): Map<number, number> {
+  const out = new Map<number, number>();
+  const b = fs.readFileSync(file);
+  for (let off = 0; off + 16 <= b.length; off += 16) {
+    const key = Number(b.readBigUInt64LE(off));
+    if (key === 0) break;
+    out.set(key, Number(b.readBigUInt64LE(off + 8)));
+  }
+  return out;
+}
+
+function readElfEntry(file: string): number {
+  const hdr = Buffer.alloc(64);
+  const fd = fs.openSync(file, 'r');
+  try {
+    fs.readSync(fd, hdr, 0, 64, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return Number(hdr.readBigUInt64LE(24));
+}
+
+export { ARG_REGS };

@@ -1,0 +1,43 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+/** What the C addon (src/tracer/addon/napi.c) exports. */
+export interface TracerAddon {
+  init(stubPath: string, regs: Int32Array, event: Int32Array, aux: Int32Array): number;
+  wait(deadlineMs: number): number;
+  idle(): void;
+  resume(tid: number, regs: Int32Array | null, sig: number): number;
+  inject(tid: number, sysRip: number, nr: number, a0: number, a1: number, a2: number,
+    a3: number, a4: number, a5: number): number;
+  getRegs(tid: number, regs: Int32Array): number;
+  setRegs(tid: number, regs: Int32Array): number;
+  getFpRegs(tid: number, buf: Uint8Array): number;
+  setFpRegs(tid: number, buf: Uint8Array): number;
+  mem(op: MemOp, pid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
+  signal(op: SignalOp, tgid: number, tid: number, sig: number): number;
+  memfd(name: string): number;
+  poll(fd: number, events: number, timeoutMs: number): number;
+  forget(tid: number): void;
+  roundTrips(): number;
+  terminalSave(fd: number): number;
+  terminalRestore(): number;
+}
+
+export const enum MemOp { Read = 0, Write = 1, ForceWrite = 2 }
+export const enum SignalOp { Kill = 0, Tgkill = 1, Interrupt = 2 }
+
+/** Event kinds of `wait`, as in tracer.h's enum event_kind. */
+export const enum TraceEvent {
+  Syscall = 1,
+  Exited = 2,
+  Killed = 3,
+  Signal = 4,
+  Stopped = 5,
+  Interrupted = 6,
+  NoChild = 7,
+}
+
+export function loadTracerAddon(hostBuildDir: string): TracerAddon {
+  const require = createRequire(import.meta.url);
+  return require(path.join(hostBuildDir, 'tracer.node')) as TracerAddon;
+}

@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Node-API bindings of the tracer. Each function is a thin, synchronous
+ * wrapper: registers and events travel through typed arrays shared with
+ * JavaScript once at init, so a guest syscall costs no allocation here.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <unistd.h>
+#include <linux/ptrace.h>
+#include <node_api.h>
+
+#include "tracer.h"
+
+/* libuv, as exported by the node binary; uv.h is not needed for one call */
+struct uv_loop_s;
+int uv_backend_fd(const struct uv_loop_s *loop);
+
+static struct uv_loop_s *uv_loop;
+static struct user_regs_struct *shared_regs;
+static struct tracer_event *shared_event;
+static int32_t *shared_aux;
+static napi_ref shared_refs[3];
+
+#define CHECK(env, call)						\
+	do {								\
+		if ((call) != napi_ok) {				\
+			napi_throw_error(env, NULL, "vmctl tracer: " #call " failed"); \
+			return NULL;					\
+		}							\
+	} while (0)
+
+static napi_value make_int(napi_env env, int64_t v)
+{
+	napi_value r;
+
+	if (napi_create_double(env, (double)v, &r) != napi_ok)
+		return NULL;
+	return r;
+}
+
+static int get_args(napi_env env, napi_callback_info info, size_t want,
+		    napi_value *argv)
+{
+	size_t argc = want;
+
+	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
+		return -1;
+	if (argc < want) {
+		napi_throw_type_error(env, NULL, "vmctl tracer: too few arguments");
+		return -1;
+	}
+	return 0;
+}
+
+static int arg_i32(napi_env env, napi_value v, int32_t *out)
+{
+	if (napi_get_value_int32(env, v, out) != napi_ok) {
+		napi_throw_type_error(env, NULL, "vmctl tracer: expected a number");
+		return -1;
+	}
+	return 0;
+}
+
+/* JS numbers carry 64-bit register values: -1 must become ~0. */
+static int arg_u64(napi_env env, napi_value v, uint64_t *out)
+{
+	double d;
+
+	if (napi_get_value_double(env, v, &d) != napi_ok) {
+		napi_throw_type_error(env, NULL, "vmctl tracer: expected a number");
+		return -1;
+	}
+	if (d >= 9223372036854775807.0)
+		*out = (uint64_t)d;
+	else
+		*out = (uint64_t)(int64_t)d;
+	return 0;
+}
+
+static int arg_bytes(napi_env env, napi_value v, void **data, size_t *len)
+{
+	napi_typedarray_type type;
+	napi_value ab;
+	size_t off;
+
+	if (napi_get_typedarray_info(env, v, &type, len, data, &ab, &off) != napi_ok) {
+		napi_throw_type_error(env, NULL, "vmctl tracer: expected a typed array");
+		return -1;
+	}
+	if (type != napi_uint8_array && type != napi_int32_array) {
+		napi_throw_type_error(env, NULL, "vmctl tracer: expected Uint8Array or Int32Array");
+		return -1;
+	}
+	if (type == napi_int32_array)
+		*len *= 4;
+	return 0;
+}
+
+/* init(stubPath, regs: Int32Array(54), event: Int32Array(6), aux: Int32Array(8)) -> zygote pid */
+static napi_value js_init(napi_env env, napi_callback_info info)
+{
+	napi_value argv[4];
+	char path[4096], err[512];
+	size_t len;
+	void *data;
+	pid_t zygote;
+	int i;
+
+	if (get_args(env, info, 4, argv) < 0)
+		return NULL;
+	CHECK(env, napi_get_value_string_utf8(env, argv[0], path, sizeof(path), &len));
+	if (arg_bytes(env, argv[1], &data, &len) < 0)
+		return NULL;
+	if (len < sizeof(struct user_regs_struct)) {
+		napi_throw_range_error(env, NULL, "vmctl tracer: regs buffer too small");
+		return NULL;
+	}
+	shared_regs = data;
+	if (arg_bytes(env, argv[2], &data, &len) < 0)
+		return NULL;
+	if (len < sizeof(struct tracer_event)) {
+		napi_throw_range_error(env, NULL, "vmctl tracer: event buffer too small");
+		return NULL;
+	}
+	shared_event = data;
+	if (arg_bytes(env, argv[3], &data, &len) < 0)
+		return NULL;
+	if (len < 8 * sizeof(int32_t)) {
+		napi_throw_range_error(env, NULL, "vmctl tracer: aux buffer too small");
+		return NULL;
+	}
+	shared_aux = data;
+	/* keep the shared arrays alive for as long as the addon is */
+	for (i = 0; i < 3; i++)
+		CHECK(env, napi_create_reference(env, argv[i + 1], 1, &shared_refs[i]));
+	CHECK(env, napi_get_uv_event_loop(env, &uv_loop));
+	if (wakeup_init(uv_backend_fd(uv_loop), err, sizeof(err)) < 0) {
+		napi_throw_error(env, NULL, err);
+		return NULL;
+	}
+	if (tracer_spawn_zygote(path, &zygote, err, sizeof(err)) < 0) {
+		napi_throw_error(env, NULL, err);
+		return NULL;
+	}
+	return make_int(env, zygote);
+}
+
+/*
+ * wait(deadline) -> event kind; fills the shared event and regs.
+ * @deadline: the guest kernel's next timer, CLOCK_MONOTONIC ms (-1: none).
+ * libuv's own timers are not consulted: the kernel keeps its timers itself
+ * and the loop's idle handles would make libuv's timeout always zero here.
+ */
+static napi_value js_wait(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	uint64_t deadline;
+	int ret;
+
+	if (get_args(env, info, 1, argv) < 0 || arg_u64(env, argv[0], &deadline) < 0)
+		return NULL;
+	wakeup_arm((long long)deadline);
+	ret = tracer_wait(shared_event, shared_regs);
+	if (ret < 0)
+		return make_int(env, ret);
+	return make_int(env, shared_event->kind);
+}
+
+/* idle(): the kernel returns to the event loop with no guest running */
+static napi_value js_idle(napi_env env, napi_callback_info info)
+{
+	(void)env;
+	(void)info;
+	wakeup_disarm();
+	return NULL;
+}
+
+/* resume(tid, regs: Int32Array | null, sig) -> 0 | -errno */
+static napi_value js_resume(napi_env env, napi_callback_info info)
+{
+	napi_value argv[3];
+	napi_valuetype t;
+	int32_t tid, sig;
+	void *regs = NULL;
+	size_t len;
+
+	if (get_args(env, info, 3, argv) < 0 || arg_i32(env, argv[0], &tid) < 0 ||
+	    arg_i32(env, argv[2], &sig) < 0)
+		return NULL;
+	CHECK(env, napi_typeof(env, argv[1], &t));
+	if (t != napi_null && t != napi_undefined) {
+		if (arg_bytes(env, argv[1], &regs, &len) < 0)
+			return NULL;
+		if (len < sizeof(struct user_regs_struct)) {
+			napi_throw_range_error(env, NULL, "vmctl tracer: regs buffer too small");
+			return NULL;
+		}
+	}
+	return make_int(env, tracer_resume(tid, regs, sig));
+}
+
+/* inject(tid, sysRip, nr, a0..a5) -> result; a new child's pid in aux[0] */
+static napi_value js_inject(napi_env env, napi_callback_info info)
+{
+	napi_value argv[9];
+	uint64_t rip, nr, a[6];
+	int32_t tid;
+	pid_t child = 0;
+	long ret;
+	int i;
+
+	if (get_args(env, info, 9, argv) < 0 || arg_i32(env, argv[0], &tid) < 0 ||
+	    arg_u64(env, argv[1], &rip) < 0 || arg_u64(env, argv[2], &nr) < 0)
+		return NULL;
+	for (i = 0; i < 6; i++)
+		if (arg_u64(env, argv[3 + i], &a[i]) < 0)
+			return NULL;
+	ret = tracer_inject(tid, rip, (long)nr, a, &child);
+	shared_aux[0] = child;
+	return make_int(env, ret);
+}
+
+static napi_value regs_op(napi_env env, napi_callback_info info, int req)
+{
+	napi_value argv[2];
+	int32_t tid;
+	size_t len, need;
+	void *buf;
+
+	if (get_args(env, info, 2, argv) < 0 || arg_i32(env, argv[0], &tid) < 0 ||
+	    arg_bytes(env, argv[1], &buf, &len) < 0)
+		return NULL;
+	need = (req == PTRACE_GETREGS || req == PTRACE_SETREGS) ?
+		sizeof(struct user_regs_struct) : sizeof(struct user_fpregs_struct);
+	if (len < need) {
+		napi_throw_range_error(env, NULL, "vmctl tracer: register buffer too small");
+		return NULL;
+	}
+	if (ptrace(req, tid, 0, buf) < 0)
+		return make_int(env, -errno);
+	return make_int(env, 0);
+}
+
+static napi_value js_get_regs(napi_env env, napi_callback_info info)
+{
+	return regs_op(env, info, PTRACE_GETREGS);
+}
+
+static napi_value js_set_regs(napi_env env, napi_callback_info info)
+{
+	return regs_op(env, info, PTRACE_SETREGS);
+}
+
+static napi_value js_get_fpregs(napi_env env, napi_callback_info info)
+{
+	return regs_op(env, info, PTRACE_GETFPREGS);
+}
+
+static napi_value js_set_fpregs(napi_env env, napi_callback_info info)
+{
+	return regs_op(env, info, PTRACE_SETFPREGS);
+}
+
+/*
+ * mem(op, pid, addr, buf, off, len) -> bytes moved | -errno
+ * op 0: read, 1: write (process_vm_readv/writev: honours page protection,
+ * as a guest's own access would), 2: forced write through /proc/pid/mem
+ * (the kernel writing into read-only text, e.g. a breakpoint or relocation).
+ */
+static napi_value js_mem(napi_env env, napi_callback_info info)
+{
+	napi_value argv[6];
+	int32_t op, pid, off, n;
+	uint64_t addr;
+	struct iovec local, remote;
+	char path[64];
+	size_t len;
+	void *buf;
+	ssize_t r;
+	int fd;
+
+	if (get_args(env, info, 6, argv) < 0 || arg_i32(env, argv[0], &op) < 0 ||
+	    arg_i32(env, argv[1], &pid) < 0 || arg_u64(env, argv[2], &addr) < 0 ||
+	    arg_bytes(env, argv[3], &buf, &len) < 0 || arg_i32(env, argv[4], &off) < 0 ||
+	    arg_i32(env, argv[5], &n) < 0)
+		return NULL;
+	if (off < 0 || n < 0 || (size_t)off + (size_t)n > len) {
+		napi_throw_range_error(env, NULL, "vmctl tracer: buffer range out of bounds");
+		return NULL;
+	}
+	if (n == 0)
+		return make_int(env, 0);
+	local.iov_base = (char *)buf + off;
+	local.iov_len = (size_t)n;
+	remote.iov_base = (void *)(uintptr_t)addr;
+	remote.iov_len = (size_t)n;
+	if (op == 0)
+		r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	else if (op == 1)
+		r = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+	else {
+		snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			return make_int(env, -errno);
+		r = pwrite(fd, local.iov_base, local.iov_len, (off_t)addr);
+		if (r < 0)
+			r = -errno;
+		close(fd);
+		return make_int(env, r);
+	}
+	return make_int(env, r < 0 ? -errno : r);
+}
+
+/* signal(op, tgid, tid, sig): 0 kill, 1 tgkill, 2 PTRACE_INTERRUPT -> 0 | -errno */
+static napi_value js_signal(napi_env env, napi_callback_info info)
+{
+	napi_value argv[4];
+	int32_t op, tgid, tid, sig;
+	long r;
+
+	if (get_args(env, info, 4, argv) < 0 || arg_i32(env, argv[0], &op) < 0 ||
+	    arg_i32(env, argv[1], &tgid) < 0 || arg_i32(env, argv[2], &tid) < 0 ||
+	    arg_i32(env, argv[3], &sig) < 0)
+		return NULL;
+	if (op == 0)
+		r = kill(tgid, sig);
+	else if (op == 1)
+		r = syscall(SYS_tgkill, tgid, tid, sig);
+	else
+		r = ptrace(PTRACE_INTERRUPT, tid, 0, 0);
+	return make_int(env, r < 0 ? -errno : 0);
+}
+
+/* memfd(name) -> fd | -errno: backing store of tmpfs files, mappable by guests */
+static napi_value js_memfd(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	char name[256];
+	size_t len;
+	int fd;
+
+	if (get_args(env, info, 1, argv) < 0)
+		return NULL;
+	CHECK(env, napi_get_value_string_utf8(env, argv[0], name, sizeof(name), &len));
+	fd = memfd_create(name, MFD_CLOEXEC);
+	return make_int(env, fd < 0 ? -errno : fd);
+}
+
+/* poll(fd, events, timeoutMs) -> revents | -errno: waits out EAGAIN on host stdio */
+static napi_value js_poll(napi_env env, napi_callback_info info)
+{
+	napi_value argv[3];
+	int32_t fd, events, timeout;
+	struct pollfd p;
+	int r;
+
+	if (get_args(env, info, 3, argv) < 0 || arg_i32(env, argv[0], &fd) < 0 ||
+	    arg_i32(env, argv[1], &events) < 0 || arg_i32(env, argv[2], &timeout) < 0)
+		return NULL;
+	p.fd = fd;
+	p.events = (short)events;
+	p.revents = 0;
+	do {
+		r = poll(&p, 1, timeout);
+	} while (r < 0 && errno == EINTR);
+	return make_int(env, r < 0 ? -errno : p.revents);
+}
+
+/* forget(tid): a tracee the kernel has reaped by other means */
+static napi_value js_forget(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	int32_t tid;
+
+	if (get_args(env, info, 1, argv) < 0 || arg_i32(env, argv[0], &tid) < 0)
+		return NULL;
+	tracer_forget(tid);
+	return NULL;
+}
+
+/* terminalSave(fd) / terminalRestore() -> 0 | -errno */
+static napi_value js_terminal_save(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	int32_t fd;
+
+	if (get_args(env, info, 1, argv) < 0 || arg_i32(env, argv[0], &fd) < 0)
+		return NULL;
+	return make_int(env, terminal_save(fd));
+}
+
+static napi_value js_terminal_restore(napi_env env, napi_callback_info info)
+{
+	(void)info;
+	return make_int(env, terminal_restore());
+}
+
+static napi_value js_round_trips(napi_env env, napi_callback_info info)
+{
+	(void)info;
+	return make_int(env, (int64_t)tracer_round_trips());
+}
+
+NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
+{
+	static const struct {
+		const char *name;
+		napi_callback cb;
+	} fns[] = {
+		{ "init", js_init },
+		{ "wait", js_wait },
+		{ "idle", js_idle },
+		{ "resume", js_resume },
+		{ "inject", js_inject },
+		{ "getRegs", js_get_regs },
+		{ "setRegs", js_set_regs },
+		{ "getFpRegs", js_get_fpregs },
+		{ "setFpRegs", js_set_fpregs },
+		{ "mem", js_mem },
+		{ "signal", js_signal },
+		{ "memfd", js_memfd },
+		{ "poll", js_poll },
+		{ "forget", js_forget },
+		{ "roundTrips", js_round_trips },
+		{ "terminalSave", js_terminal_save },
+		{ "terminalRestore", js_terminal_restore },
+	};
+	napi_value fn;
+	size_t i;
+
+	for (i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+		if (napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH,
+					 fns[i].cb, NULL, &fn) != napi_ok ||
+		    napi_set_named_property(env, exports, fns[i].name, fn) != napi_ok)
+			return NULL;
+	}
+	return exports;
+}

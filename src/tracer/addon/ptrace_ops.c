@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The ptrace side of the tracer: spawning the zygote, waiting for guest
+ * stops, resuming with PTRACE_SYSEMU, and injecting host system calls into
+ * a stopped guest (mmap, munmap, clone, ...) on the guest kernel's behalf.
+ *
+ * Modelled on the userspace loop of User-Mode Linux (arch/um/os-Linux/skas):
+ * set registers, resume, wait, read registers, dispatch on why it stopped.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/ptrace.h>
+
+#include "tracer.h"
+
+#define TRACE_OPTIONS (PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL |	\
+		       PTRACE_O_TRACEEXEC | PTRACE_O_TRACEFORK |		\
+		       PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE)
+
+#define SYSCALL_STOP (SIGTRAP | 0x80)
+
+/* Stop state of each tracee, keyed by host tid (open addressing). */
+#define STOP_TABLE_SIZE 8192
+static struct {
+	pid_t tid;
+	int kind;
+} stop_table[STOP_TABLE_SIZE];
+
+static unsigned long round_trips;
+
+static unsigned int slot_of(pid_t tid)
+{
+	unsigned int h = (unsigned int)tid * 2654435761u;
+
+	return h % STOP_TABLE_SIZE;
+}
+
+static int stop_lookup(pid_t tid)
+{
+	unsigned int i = slot_of(tid), n;
+
+	for (n = 0; n < STOP_TABLE_SIZE; n++, i = (i + 1) % STOP_TABLE_SIZE) {
+		if (stop_table[i].tid == tid)
+			return stop_table[i].kind;
+		if (stop_table[i].tid == 0)
+			break;
+	}
+	return STOP_NONE;
+}
+
+void tracer_set_stop(pid_t tid, enum stop_kind kind)
+{
+	unsigned int i = slot_of(tid), n, free_slot = STOP_TABLE_SIZE;
+
+	for (n = 0; n < STOP_TABLE_SIZE; n++, i = (i + 1) % STOP_TABLE_SIZE) {
+		if (stop_table[i].tid == tid) {
+			stop_table[i].kind = kind;
+			return;
+		}
+		if (stop_table[i].tid == -1 && free_slot == STOP_TABLE_SIZE)
+			free_slot = i;
+		if (stop_table[i].tid == 0)
+			break;
+	}
+	if (free_slot == STOP_TABLE_SIZE)
+		free_slot = i;
+	stop_table[free_slot].tid = tid;
+	stop_table[free_slot].kind = kind;
+}
+
+void tracer_forget(pid_t tid)
+{
+	unsigned int i = slot_of(tid), n;
+
+	for (n = 0; n < STOP_TABLE_SIZE; n++, i = (i + 1) % STOP_TABLE_SIZE) {
+		if (stop_table[i].tid == tid) {
+			/* a tombstone keeps later probes of the chain intact */
+			stop_table[i].tid = -1;
+			return;
+		}
+		if (stop_table[i].tid == 0)
+			return;
+	}
+}
+
+unsigned long tracer_round_trips(void)
+{
+	return round_trips;
+}
+
+/*
+ * Fork the zygote: a host process running vmctl-stub, traced from its
+ * first instruction, holding no host fd and in a session of its own so
+ * that no terminal signal of the host ever reaches a guest.
+ */
+int tracer_spawn_zygote(const char *stub_path, pid_t *zygote, char *err,
+			size_t errlen)
+{
+	int go[2], status;
+	pid_t pid;
+	char c = 0;
+
+	if (pipe2(go, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "pipe2: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(go[0]);
+		close(go[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		/* Child: only async-signal-safe calls until execve. */
+		char *argv[] = { "vmctl-stub", NULL };
+		char *envp[] = { NULL };
+
+		if (read(go[0], &c, 1) != 1)
+			_exit(126);
+		if (setsid() < 0)
+			_exit(126);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+			_exit(126);
+		if (syscall(SYS_close_range, 0U, ~0U, 0U) < 0)
+			_exit(126);
+		execve(stub_path, argv, envp);
+		_exit(127);
+	}
+	close(go[0]);
+	if (ptrace(PTRACE_SEIZE, pid, 0, TRACE_OPTIONS) < 0) {
+		snprintf(err, errlen,
+			 "ptrace(PTRACE_SEIZE) refused: %s (is vmctl itself running under strace or gdb, or does a security policy forbid ptrace?)",
+			 strerror(errno));
+		kill(pid, SIGKILL);
+		close(go[1]);
+		waitpid(pid, &status, 0);
+		return -1;
+	}
+	if (write(go[1], &c, 1) != 1) {
+		snprintf(err, errlen, "write: %s", strerror(errno));
+		kill(pid, SIGKILL);
+		close(go[1]);
+		return -1;
+	}
+	close(go[1]);
+
+	/* Expect the exec event, then the execve syscall-exit stop. */
+	for (;;) {
+		if (waitpid(pid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "waitpid: %s", strerror(errno));
+			return -1;
+		}
+		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			snprintf(err, errlen,
+				 "the guest stub %s could not start (status %d)",
+				 stub_path, status);
+			return -1;
+		}
+		if ((status >> 8) == (SIGTRAP | (PTRACE_EVENT_EXEC << 8))) {
+			if (ptrace(PTRACE_SYSCALL, pid, 0, 0) < 0)
+				goto ptrace_failed;
+			continue;
+		}
+		if (WSTOPSIG(status) == SYSCALL_STOP)
+			break;
+		/* anything else (the initial SEIZE stop): keep going */
+		if (ptrace(PTRACE_SYSCALL, pid, 0, 0) < 0)
+			goto ptrace_failed;
+	}
+	tracer_set_stop(pid, STOP_SYSCALL_EXIT);
+	*zygote = pid;
+	return 0;
+
+ptrace_failed:
+	snprintf(err, errlen, "ptrace: %s", strerror(errno));
+	kill(pid, SIGKILL);
+	return -1;
+}
+
+static void classify_stop(pid_t tid, int status, struct tracer_event *ev,
+			  struct user_regs_struct *regs)
+{
+	siginfo_t si;
+	int sig = WSTOPSIG(status);
+
+	ev->tid = tid;
+	ev->a = ev->b = ev->c = ev->d = 0;
+	if (sig == SYSCALL_STOP) {
+		ev->kind = EV_SYSCALL;
+		tracer_set_stop(tid, STOP_SYSEMU_ENTRY);
+	} else if ((status >> 16) != 0 || sig == SIGTRAP) {
+		/* PTRACE_EVENT_STOP and friends */
+		ev->kind = EV_STOPPED;
+		ev->a = status >> 8;
+		tracer_set_stop(tid, STOP_OTHER);
+	} else {
+		ev->kind = EV_SIGNAL;
+		ev->a = sig;
+		if (ptrace(PTRACE_GETSIGINFO, tid, 0, &si) == 0) {
+			uint64_t addr = (uint64_t)(uintptr_t)si.si_addr;
+
+			ev->b = si.si_code;
+			ev->c = (int32_t)(uint32_t)addr;
+			ev->d = (int32_t)(uint32_t)(addr >> 32);
+		}
+		tracer_set_stop(tid, STOP_OTHER);
+	}
+	if (ptrace(PTRACE_GETREGS, tid, 0, regs) < 0)
+		memset(regs, 0, sizeof(*regs));
+}
+
+/*
+ * Wait for the next guest event. Blocks in waitpid on this thread (the
+ * fast path costs nothing extra); the wakeup thread interrupts it with a
+ * signal when the Node event loop has work.
+ */
+int tracer_wait(struct tracer_event *ev, struct user_regs_struct *regs)
+{
+	int status;
+	pid_t tid;
+
+	for (;;) {
+		if (wakeup_take_pending()) {
+			ev->kind = EV_INTERRUPTED;
+			ev->tid = 0;
+			return 0;
+		}
+		tid = waitpid(-1, &status, __WALL);
+		if (tid < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ECHILD) {
+				ev->kind = EV_NOCHILD;
+				ev->tid = 0;
+				return 0;
+			}
+			return -errno;
+		}
+		round_trips++;
+		if (WIFEXITED(status)) {
+			ev->kind = EV_EXITED;
+			ev->tid = tid;
+			ev->a = WEXITSTATUS(status);
+			tracer_forget(tid);
+			return 0;
+		}
+		if (WIFSIGNALED(status)) {
+			ev->kind = EV_KILLED;
+			ev->tid = tid;
+			ev->a = WTERMSIG(status);
+			ev->b = WCOREDUMP(status) ? 1 : 0;
+			tracer_forget(tid);
+			return 0;
+		}
+		classify_stop(tid, status, ev, regs);
+		return 0;
+	}
+}
+
+int tracer_resume(pid_t tid, const struct user_regs_struct *regs, int sig)
+{
+	if (regs && ptrace(PTRACE_SETREGS, tid, 0, regs) < 0)
+		return -errno;
+	if (ptrace(PTRACE_SYSEMU, tid, 0, (long)sig) < 0)
+		return -errno;
+	tracer_set_stop(tid, STOP_NONE);
+	return 0;
+}
+
+/*
+ * Resume @tid with PTRACE_SYSCALL and wait for its next syscall stop.
+ * Fork-like events on the way are reported through @child. Signals that
+ * reach the tracee meanwhile are the host's, never the guest's: dropped.
+ */
+static int step_to_syscall_stop(pid_t tid, pid_t *child)
+{
+	unsigned long msg;
+	int status, event;
+
+	if (ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0)
+		return -errno;
+	for (;;) {
+		if (waitpid(tid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		round_trips++;
+		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			tracer_forget(tid);
+			return -ESRCH;
+		}
+		if (WSTOPSIG(status) == SYSCALL_STOP)
+			return 0;
+		event = status >> 16;
+		if ((event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK ||
+		     event == PTRACE_EVENT_CLONE) && child) {
+			if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg) < 0)
+				return -errno;
+			*child = (pid_t)msg;
+		}
+		if (ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0)
+			return -errno;
+	}
+}
+
+/* The auto-attached child of an injected clone starts in a trap stop. */
+static int wait_new_child(pid_t child)
+{
+	int status;
+
+	for (;;) {
+		if (waitpid(child, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (WIFEXITED(status) || WIFSIGNALED(status))
+			return -ESRCH;
+		if (WIFSTOPPED(status)) {
+			tracer_set_stop(child, STOP_OTHER);
+			return 0;
+		}
+	}
+}
+
+/*
+ * Run host syscall @nr with arguments @a inside stopped tracee @tid,
+ * through the `syscall` instruction at @sys_rip (0: the one the tracee
+ * last executed, at rip - 2). The tracee must be at a syscall stop or at
+ * the trap stop of a new child. Returns the syscall's result (-errno on
+ * failure); a clone's new child pid goes to @child.
+ *
+ * The tracee's registers are not restored: the caller always resumes
+ * with a full register set of its own.
+ */
+long tracer_inject(pid_t tid, uint64_t sys_rip, long nr, const uint64_t a[6],
+		   pid_t *child)
+{
+	struct user_regs_struct r;
+	int kind = stop_lookup(tid), ret;
+
+	if (child)
+		*child = 0;
+	if (kind == STOP_NONE)
+		return -ESRCH;
+	if (kind == STOP_SYSEMU_ENTRY) {
+		/*
+		 * The emulated syscall is already skipped; step through its
+		 * exit so the injected one can run for real.
+		 */
+		ret = step_to_syscall_stop(tid, NULL);
+		if (ret < 0)
+			return ret;
+		tracer_set_stop(tid, STOP_SYSCALL_EXIT);
+	}
+	if (ptrace(PTRACE_GETREGS, tid, 0, &r) < 0)
+		return -errno;
+	r.rip = sys_rip ? sys_rip : r.rip - 2;
+	r.rax = (uint64_t)nr;
+	r.orig_rax = (uint64_t)nr;
+	r.rdi = a[0];
+	r.rsi = a[1];
+	r.rdx = a[2];
+	r.r10 = a[3];
+	r.r8 = a[4];
+	r.r9 = a[5];
+	if (ptrace(PTRACE_SETREGS, tid, 0, &r) < 0)
+		return -errno;
+	ret = step_to_syscall_stop(tid, NULL);		/* entry */
+	if (ret < 0)
+		return ret;
+	ret = step_to_syscall_stop(tid, child);		/* exit */
+	if (ret < 0)
+		return ret;
+	tracer_set_stop(tid, STOP_SYSCALL_EXIT);
+	if (child && *child) {
+		ret = wait_new_child(*child);
+		if (ret < 0)
+			*child = 0;
+	}
+	if (ptrace(PTRACE_GETREGS, tid, 0, &r) < 0)
+		return -errno;
+	return (long)r.rax;
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * vmctl tracer: the host side of the guest kernel.
+ *
+ * Everything here runs on the Node main thread, which is the ptracer of
+ * every guest thread: ptrace requests are only valid from the thread that
+ * attached, so the guest kernel (JavaScript) and the tracer share it.
+ */
+#ifndef VMCTL_TRACER_H
+#define VMCTL_TRACER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+/* How a tracee is stopped, as far as injection cares. */
+enum stop_kind {
+	STOP_NONE = 0,		/* running, or unknown */
+	STOP_SYSEMU_ENTRY,	/* at a PTRACE_SYSEMU syscall-entry stop */
+	STOP_SYSCALL_EXIT,	/* at a syscall-exit stop (after an injection) */
+	STOP_OTHER,		/* event, group or signal-delivery stop */
+};
+
+/* What wait_event() reports; mirrored in src/platform/tracer-addon.ts. */
+enum event_kind {
+	EV_SYSCALL = 1,		/* syscall entry; regs valid */
+	EV_EXITED = 2,		/* a = exit code */
+	EV_KILLED = 3,		/* a = signal, b = core dumped */
+	EV_SIGNAL = 4,		/* signal-delivery stop; a = sig, b = si_code,
+				 * c/d = si_addr lo/hi */
+	EV_STOPPED = 5,		/* any other stop (event, group); a = status>>8 */
+	EV_INTERRUPTED = 6,	/* the event loop has work; no tracee event */
+	EV_NOCHILD = 7,		/* nothing left to wait for */
+};
+
+struct tracer_event {
+	int32_t kind;
+	int32_t tid;
+	int32_t a, b, c, d;
+};
+
+/* ptrace_ops.c */
+int tracer_spawn_zygote(const char *stub_path, pid_t *zygote, char *err,
+			size_t errlen);
+int tracer_wait(struct tracer_event *ev, struct user_regs_struct *regs);
+int tracer_resume(pid_t tid, const struct user_regs_struct *regs, int sig);
+long tracer_inject(pid_t tid, uint64_t sys_rip, long nr, const uint64_t a[6],
+		   pid_t *child);
+void tracer_set_stop(pid_t tid, enum stop_kind kind);
+void tracer_forget(pid_t tid);
+unsigned long tracer_round_trips(void);
+
+/* wakeup.c */
+int wakeup_init(int uv_fd, char *err, size_t errlen);
+void wakeup_arm(long long deadline);
+void wakeup_disarm(void);
+int wakeup_take_pending(void);
+
+/* terminal.c */
+int terminal_save(int fd);
+int terminal_restore(void);
+
+#endif

@@ -1,0 +1,28 @@
+/** Runs the real CLI (bin/vmctl.js) as a user would, and reads what it printed. */
+import { execa } from 'execa';
+import { fileURLToPath } from 'node:url';
+
+export const VMCTL_BIN = fileURLToPath(new URL('../../bin/vmctl.js', import.meta.url));
+
+export interface VmctlRun {
+  exitCode: number | undefined;
+  stdout: string;
+  stderr: string;
+  /**
+   * stdout and stderr as one text with whitespace collapsed and oclif's "›"
+   * margin removed: oclif wraps error messages to the terminal width.
+   */
+  text: string;
+}
+
+export async function vmctl(args: string[], opts: { env?: Record<string, string>; timeout?: number } = {}): Promise<VmctlRun> {
+  const result = await execa(process.execPath, [VMCTL_BIN, ...args], {
+    reject: false,
+    stdin: 'ignore',
+    env: opts.env,
+    timeout: opts.timeout,
+  });
+  const stdout = String(result.stdout);
+  const stderr = String(result.stderr);
+  return { exitCode: result.exitCode, stdout, stderr, text: `${stdout}\n${stderr}`.replaceAll('›', ' ').replace(/\s+/g, ' ') };
+}
