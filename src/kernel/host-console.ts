@@ -9,7 +9,7 @@ import { signalPgrp } from './io-context.ts';
 import type { Kernel } from './kernel.ts';
 import type { Process } from './task.ts';
 import { HostInput, HostOutput, hostStdioInode } from './vfs/host-stdio.ts';
-import { currentTtyInode, Tty, ttyInode } from './vfs/tty.ts';
+import { currentTtyInode, IUTF8, Tty, ttyInode } from './vfs/tty.ts';
 import { OpenFile, type FileSystem, type Inode } from './vfs/types.ts';
 
 const O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2;
@@ -43,6 +43,8 @@ export class HostConsole {
           for (const p of k.procs.values()) if (p.sid === sid) p.ctty = undefined;
         },
       }, { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 });
+      // Host terminals speak UTF-8: backspace erases a whole character.
+      this.tty.termios.iflag |= IUTF8;
       if (process.stdin.isTTY) {
         k.platform.terminalSave(0);
         process.stdin.setRawMode(true);

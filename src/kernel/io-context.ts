@@ -31,7 +31,12 @@ export function ioContext(k: Kernel, t: Task): IoctlContext {
     readMem: (addr, len) => k.mem.read(hostPid, addr, len),
     writeMem: (addr, data) => k.mem.write(hostPid, addr, data),
     setCtty: (tty) => {
-      // The whole session gets the terminal (TIOCSCTTY on a session leader).
+      // TIOCNOTTY: only the caller lets go, unless it leads the session.
+      if (tty === undefined && p.sid !== p.pid) {
+        p.ctty = undefined;
+        return 0;
+      }
+      // TIOCSCTTY on a session leader: the whole session gets the terminal.
       for (const q of k.procs.values()) if (q.sid === p.sid) q.ctty = tty;
       return 0;
     },

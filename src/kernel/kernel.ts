@@ -314,10 +314,11 @@ export class Kernel {
     this.nodeTimer = undefined;
     const next = this.timers.next();
     if (next >= 0) {
+      // setTimeout fires at once past 2^31-1 ms: wake early and re-arm.
       this.nodeTimer = setTimeout(() => {
         this.nodeTimer = undefined;
         this.kick();
-      }, Math.max(0, Math.ceil(next - monotonicMs())));
+      }, Math.min(0x7fffffff, Math.max(0, Math.ceil(next - monotonicMs()))));
     }
   }
 

@@ -40,8 +40,10 @@ function pidOf(t: Task): number {
   return t.proc.mm.hostPid;
 }
 
+/** A path argument as getname() takes it: EFAULT, ENAMETOOLONG, and ENOENT for "". */
 function readPath(k: Kernel, t: Task, ptr: number): string | number {
-  return k.mem.readPath(pidOf(t), ptr);
+  const p = k.mem.readPath(pidOf(t), ptr);
+  return p === '' ? -E.ENOENT : p;
 }
 
 /** Same (dev, ino): inodes are compared by identity numbers, never by object (types.ts). */
@@ -104,9 +106,9 @@ interface NewName {
 /**
  * filename_create(): resolve the parent; "." and ".." are EEXIST, so is
  * an existing name; a trailing slash on a non-directory is ENOENT; then
- * EROFS; then may_create (EACCES).
+ * EROFS; then may_create (EACCES) unless the caller checks it later.
  */
-function prepareCreate(k: Kernel, t: Task, dirfd: number, path: string, isDir: boolean): NewName | number {
+function prepareCreate(k: Kernel, t: Task, dirfd: number, path: string, isDir: boolean, checkPerm = true): NewName | number {
   const par = lookupParentAt(k, t, dirfd, path);
   if (typeof par === 'number') return par;
   if (par.name === '.' || par.name === '..') return -E.EEXIST;
@@ -115,8 +117,10 @@ function prepareCreate(k: Kernel, t: Task, dirfd: number, path: string, isDir: b
   if (existing !== -E.ENOENT) return existing;
   if (par.trailingSlash && !isDir) return -E.ENOENT;
   if (onReadOnlyMount(k, par.dir)) return -E.EROFS;
-  const p = mayCreate(t, locInode(par.dir));
-  if (p < 0) return p;
+  if (checkPerm) {
+    const p = mayCreate(t, locInode(par.dir));
+    if (p < 0) return p;
+  }
   return { dir: par.dir, name: par.name };
 }
 
@@ -303,8 +307,9 @@ function mayLink(t: Task, st: Stat): number {
 
 function doLink(k: Kernel, t: Task, olddirfd: number, oldPtr: number, newdirfd: number, newPtr: number, flags: number): number {
   if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) return -E.EINVAL;
-  const oldPath = readPath(k, t, oldPtr);
+  const oldPath = k.mem.readPath(pidOf(t), oldPtr);
   if (typeof oldPath === 'number') return oldPath;
+  if (oldPath === '' && !(flags & AT_EMPTY_PATH)) return -E.ENOENT;
   // Linking an open file by descriptor needs CAP_DAC_READ_SEARCH.
   if ((flags & AT_EMPTY_PATH) && oldPath === '' && t.proc.cred.euid !== 0) return -E.ENOENT;
   const src = oldPath === '' && (flags & AT_EMPTY_PATH)
@@ -313,7 +318,7 @@ function doLink(k: Kernel, t: Task, olddirfd: number, oldPtr: number, newdirfd: 
   if (typeof src === 'number') return src;
   const newPath = readPath(k, t, newPtr);
   if (typeof newPath === 'number') return newPath;
-  const nn = prepareCreate(k, t, newdirfd, newPath, false);
+  const nn = prepareCreate(k, t, newdirfd, newPath, false, false);
   if (typeof nn === 'number') return nn;
   if (mountOf(k, src) !== mountOf(k, nn.dir)) return -E.EXDEV;
   const inode = locInode(src);
@@ -323,6 +328,8 @@ function doLink(k: Kernel, t: Task, olddirfd: number, oldPtr: number, newdirfd: 
   const ml = mayLink(t, st);
   if (ml < 0) return ml;
   const dir = locInode(nn.dir);
+  const mc = mayCreate(t, dir);
+  if (mc < 0) return mc;
   if (!dir.link) return -E.EPERM;
   if (inode.type === S_IFDIR) return -E.EPERM;
   return dir.link(nn.name, inode);
@@ -525,11 +532,17 @@ export function cwdPath(t: Task): string {
   return '/' + cwd.slice(root.length).map((e) => e.name).join('/');
 }
 
-/** Getcwd implements Linux syscall getcwd(2): the length with the NUL, ERANGE if it does not fit. */
+/**
+ * Getcwd implements Linux syscall getcwd(2): the length with the NUL,
+ * ERANGE if it does not fit, ENOENT once the directory was removed.
+ */
 function sysGetcwd(k: Kernel, t: Task, buf: number, size: number): number {
+  const st = locInode(t.proc.fs.cwd).getattr();
+  if (typeof st !== 'number' && st.nlink === 0) return -E.ENOENT;
   const path = Buffer.from(cwdPath(t) + '\0', 'utf8');
   if (path.length > 4096) return -E.ENAMETOOLONG;
-  if (size < 0 || path.length > size) return -E.ERANGE;
+  // size is a size_t: a negative register value is a huge size.
+  if (size >= 0 && path.length > size) return -E.ERANGE;
   const w = k.mem.write(pidOf(t), buf, path);
   return w < 0 ? w : path.length;
 }
@@ -584,7 +597,8 @@ function mountOptions(flags: number, data: string): string {
 /** An optional string argument of mount(2): NULL is undefined; up to a page, as copy_mount_string(). */
 function readMountString(k: Kernel, t: Task, ptr: number): string | undefined | number {
   if (ptr === 0) return undefined;
-  return k.mem.readCString(pidOf(t), ptr, 4096);
+  const s = k.mem.readCString(pidOf(t), ptr, 4096);
+  return s === -E.ENAMETOOLONG ? -E.EINVAL : s;
 }
 
 /** The data page of mount(2): up to 4096 bytes to the first NUL; EFAULT only if none is readable. */
@@ -609,21 +623,22 @@ function subtreeOf(fs: FileSystem, root: Inode): FileSystem {
  * remounts that keep the read-only state. MS_MOVE is not supported.
  */
 function sysMount(k: Kernel, t: Task, sourcePtr: number, targetPtr: number, typePtr: number, flagsArg: number, dataPtr: number): number {
-  const source = readMountString(k, t, sourcePtr);
-  if (typeof source === 'number') return source;
-  const target = readPath(k, t, targetPtr);
-  if (typeof target === 'number') return target;
+  // Copied in Linux's order: type, source, data, then the target's lookup.
   const type = readMountString(k, t, typePtr);
   if (typeof type === 'number') return type;
+  const source = readMountString(k, t, sourcePtr);
+  if (typeof source === 'number') return source;
   const data = readMountData(k, t, dataPtr);
   if (typeof data === 'number') return data;
+  const target = readPath(k, t, targetPtr);
+  if (typeof target === 'number') return target;
+  const loc = lookupAt(k, t, AT_FDCWD, target, true);
+  if (typeof loc === 'number') return loc;
 
   let flags = flagsArg >>> 0;
   if (((flags & MS_MGC_MSK) >>> 0) === MS_MGC_VAL) flags = (flags & ~MS_MGC_MSK) >>> 0;
   if (flags & MS_NOUSER) return -E.EINVAL;
   if (flags & ~MS_KNOWN) return -E.EINVAL;
-  const loc = lookupAt(k, t, AT_FDCWD, target, true);
-  if (typeof loc === 'number') return loc;
   if (t.proc.cred.euid !== 0) return -E.EPERM;
   const targetPath = locPath(loc);
   const here = k.mounts.mountAt(targetPath);
@@ -659,12 +674,19 @@ function sysMount(k: Kernel, t: Task, sourcePtr: number, targetPtr: number, type
   return k.mounts.mount(fs, targetPath, source || 'none', mountOptions(flags, data));
 }
 
-/** Paths under a mount still in use: a cwd, a root or an open file (EBUSY unless MNT_DETACH). */
-function mountBusy(k: Kernel, path: string): boolean {
+/**
+ * Is the mount at `path` still in use: a cwd, a root or an open file under
+ * it (EBUSY unless MNT_DETACH)? A location is under the mount when its path
+ * is and it passes through the mount's root there, so a file open on the
+ * directory the mount covers does not count.
+ */
+function mountBusy(k: Kernel, path: string, mountRoot: Inode): boolean {
+  const depth = path === '/' ? 0 : path.split('/').length - 1;
   const under = (loc: Location | undefined): boolean => {
-    if (!loc) return false;
+    if (!loc || loc.length <= depth) return false;
     const p = locPath(loc);
-    return p === path || p.startsWith(path === '/' ? '/' : path + '/');
+    if (p !== path && !p.startsWith(path === '/' ? '/' : path + '/')) return false;
+    return sameInode(loc[depth]!.inode, mountRoot);
   };
   for (const p of k.procs.values()) {
     if (!p.alive) continue;
@@ -687,15 +709,16 @@ function sysUmount2(k: Kernel, t: Task, targetPtr: number, flagsArg: number): nu
   const loc = lookupAt(k, t, AT_FDCWD, target, !(flags & UMOUNT_NOFOLLOW));
   if (typeof loc === 'number') return loc;
   const path = locPath(loc);
-  if (!k.mounts.mountAt(path)) return -E.EINVAL;
+  const m = k.mounts.mountAt(path);
+  if (!m) return -E.EINVAL;
   if (flags & MNT_EXPIRE) {
     if (flags & (MNT_FORCE | MNT_DETACH)) return -E.EINVAL;
-    if (mountBusy(k, path)) return -E.EBUSY;
+    if (mountBusy(k, path, m.fs.root)) return -E.EBUSY;
     if (!expiring.has(path)) {
       expiring.add(path);
       return -E.EAGAIN;
     }
-  } else if (!(flags & MNT_DETACH) && mountBusy(k, path)) {
+  } else if (!(flags & MNT_DETACH) && mountBusy(k, path, m.fs.root)) {
     return -E.EBUSY;
   }
   const r = k.mounts.umount(path);

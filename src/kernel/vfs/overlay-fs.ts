@@ -346,18 +346,26 @@ export class OverlayFs implements FileSystem {
   readdir(dir: OverlayInode): DirEntry[] | number {
     if (dir.type !== S_IFDIR) return -E.ENOTDIR;
     if (dir.dead) return [];
-    const names = new Set<string>();
     const up = this.list(this.upperPath(dir.rel));
-    if (typeof up !== 'number') for (const n of up) if (!n.startsWith(WHITEOUT_PREFIX)) names.add(n);
-    if (dir.merged) {
-      const lo = this.list(this.lowerPath(dir.rel));
-      if (typeof lo === 'number' && typeof up === 'number') return lo;
-      if (typeof lo !== 'number') for (const n of lo) names.add(n);
-    } else if (typeof up === 'number') return up;
+    const lo = dir.merged ? this.list(this.lowerPath(dir.rel)) : [];
+    if (typeof up === 'number' && (up !== -E.ENOENT || !dir.merged)) return up;
+    if (typeof lo === 'number') return lo;
     const out: DirEntry[] = [];
-    for (const name of names) {
+    const hidden = new Set<string>();
+    for (const name of typeof up === 'number' ? [] : up) {
+      if (name.startsWith(WHITEOUT_PREFIX)) {
+        hidden.add(name.slice(WHITEOUT_PREFIX.length));
+        continue;
+      }
+      hidden.add(name);
       const p = this.probe(dir, name);
       if (typeof p !== 'number') out.push({ name, ino: p.ino, type: dtypeOfMode(p.type) });
+    }
+    // What the upper listing did not name nor whiteout is the lower entry itself: one lstat.
+    for (const name of lo) {
+      if (hidden.has(name) || name.startsWith(WHITEOUT_PREFIX)) continue;
+      const st = this.lstat(this.lowerPath(childRel(dir.rel, name)));
+      if (typeof st !== 'number') out.push({ name, ino: this.inoOf(st, true), type: dtypeOfMode(Number(st.mode)) });
     }
     return out;
   }

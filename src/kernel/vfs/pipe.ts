@@ -166,11 +166,12 @@ export class Pipe {
    * layer raises SIGPIPE).
    */
   private write(end: End, data: Uint8Array): number {
+    // fs/pipe.c pipe_write: an empty write returns 0 before any reader check (no SIGPIPE).
+    if (data.length === 0) return 0;
     if (this.readers === 0) {
       if (end.waitReader !== undefined && this.rCounter === end.waitReader) return -E.EAGAIN;
       return -E.EPIPE;
     }
-    if (data.length === 0) return 0;
     const space = this.capacity - this.buffered;
     if (data.length <= PIPE_BUF ? space < data.length : space === 0) return -E.EAGAIN;
     const n = Math.min(space, data.length);

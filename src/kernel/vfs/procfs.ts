@@ -18,7 +18,8 @@ import { isControllingTty } from './tty.ts';
 import { locInode, type Location } from './path-walk.ts';
 import {
   dtypeOfMode, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFDIR, S_IFLNK, S_IFREG,
-  type DirEntry, type FileOps, type FileSystem, type Inode, type IoContext, type OpenFile, type Stat, type StatFs,
+  type DirEntry, type FileOps, type FileSystem, type Inode, type IoContext, type OpenFile, type SetAttr, type Stat,
+  type StatFs,
 } from './types.ts';
 
 /** Memory figures for /proc/meminfo, in bytes. */
@@ -163,6 +164,15 @@ abstract class ProcNode implements Inode {
 
   protected nlink(): number {
     return 1;
+  }
+
+  /**
+   * proc_setattr(): modes and owners are fixed; a truncate (O_TRUNC of
+   * `echo x > /proc/sys/kernel/hostname`) is accepted and means nothing.
+   */
+  setattr(attr: SetAttr): number {
+    if (attr.mode !== undefined || attr.uid !== undefined || attr.gid !== undefined) return -E.EPERM;
+    return 0;
   }
 
   protected size(): number {

@@ -1,0 +1,361 @@
+/*
+ * badinput: raw system calls with bad pointers, lengths, file descriptors and
+ * flags, one line per case:
+ *
+ *     name: <return value> <errno name, or 0>
+ *
+ * test/bad-input.test.ts runs this same static binary natively and inside a
+ * guest and compares the two outputs line by line: the host's Linux is the
+ * oracle. Every call goes through syscall(2), so libc never second-guesses an
+ * argument. Files are made relative to the working directory, which the test
+ * makes an empty scratch directory on both sides.
+ *
+ * Only cases whose result does not depend on the host's configuration belong
+ * here (no host pids, no limits the host may set differently: RLIMIT_NOFILE is
+ * set first so both sides agree).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BAD ((void *)1)
+
+/* Prints one case. exact=0 prints "ok" for a success whose value may vary. */
+static void report(const char *name, long ret, int exact) {
+  int err = errno;
+  if (ret == -1) {
+    const char *e = strerrorname_np(err);
+    printf("%s: -1 %s\n", name, e ? e : "?");
+  } else if (exact) {
+    printf("%s: %ld 0\n", name, ret);
+  } else {
+    printf("%s: ok 0\n", name);
+  }
+  fflush(stdout);
+}
+
+#define CASE(name, call) (errno = 0, report(name, (long)(call), 1))
+#define CASE_OK(name, call) (errno = 0, report(name, (long)(call), 0))
+
+/* struct sigaction as the rt_sigaction system call takes it. */
+struct ksigaction {
+  void *handler;
+  unsigned long flags;
+  void *restorer;
+  unsigned long mask;
+};
+
+static void create(const char *path, const char *content, mode_t mode) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+  if (fd < 0 || write(fd, content, strlen(content)) < 0 || close(fd) < 0) {
+    perror(path);
+    exit(100);
+  }
+}
+
+int main(int argc, char **argv) {
+  (void)argc;
+  char buf[512];
+  int p[2];
+  long page = sysconf(_SC_PAGESIZE);
+  struct stat st;
+  struct timespec ts;
+
+  /* The same descriptor limit on both sides. */
+  struct rlimit nofile = {1024, 1024};
+  CASE("setrlimit_nofile_1024", syscall(SYS_setrlimit, RLIMIT_NOFILE, &nofile));
+
+  /* A page whose next page is unmapped: a string that runs off its end faults. */
+  char *two = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (two == MAP_FAILED || munmap(two + page, page) != 0) {
+    perror("mmap");
+    return 100;
+  }
+  memset(two, 'a', page);
+  char *edge = two + page;
+
+  if (pipe(p) != 0) {
+    perror("pipe");
+    return 100;
+  }
+  umask(022);
+  create("bi_file", "0123456789\n", 0644);
+  create("bi_noexec", "#!/bin/sh\necho never\n", 0644);
+  create("bi_garbage", "this is not a program\n", 0755);
+  mkdir("bi_dir", 0755);
+  mkdir("bi_dir/sub", 0755);
+  symlink("bi_file", "bi_link");
+  int file = open("bi_file", O_RDONLY);
+  int dir = open(".", O_RDONLY | O_DIRECTORY);
+  if (file < 0 || dir < 0) {
+    perror("open");
+    return 100;
+  }
+
+  /* read, write and friends */
+  CASE("write_bad_buffer", syscall(SYS_write, 1, BAD, 10));
+  CASE("write_null_buffer", syscall(SYS_write, p[1], NULL, 10));
+  CASE("write_zero_len_bad_buffer", syscall(SYS_write, p[1], BAD, 0));
+  CASE("write_negative_len", syscall(SYS_write, p[1], buf, (size_t)-1));
+  CASE("write_bad_fd", syscall(SYS_write, -1, "x", 1));
+  CASE("write_read_end", syscall(SYS_write, p[0], "x", 1));
+  CASE("write_readonly_file", syscall(SYS_write, file, "x", 1));
+  CASE("write_runs_off_mapping", syscall(SYS_write, p[1], edge - 5, 100));
+  CASE("read_what_was_written", syscall(SYS_read, p[0], buf, sizeof buf));
+  CASE("read_bad_fd", syscall(SYS_read, -1, buf, 1));
+  CASE("read_unopened_fd", syscall(SYS_read, 900, buf, 1));
+  CASE("read_write_end", syscall(SYS_read, p[1], buf, 1));
+  CASE("write_xyz", syscall(SYS_write, p[1], "xyz", 3));
+  CASE("read_bad_buffer", syscall(SYS_read, p[0], BAD, 3));
+  CASE("read_after_fault", syscall(SYS_read, p[0], buf, sizeof buf));
+  CASE("read_negative_len", syscall(SYS_read, file, buf, (size_t)-1));
+  CASE("read_directory", syscall(SYS_read, dir, buf, 1));
+  struct iovec iov[2] = {{"ab", 2}, {"cd", 2}};
+  CASE("readv_bad_iovec", syscall(SYS_readv, p[0], BAD, 1));
+  CASE("writev_negative_count", syscall(SYS_writev, p[1], iov, -1));
+  CASE("writev_too_many", syscall(SYS_writev, p[1], iov, 1025));
+  CASE("writev_bad_iovec", syscall(SYS_writev, p[1], BAD, 2));
+  struct iovec badbase[2] = {{"ab", 2}, {BAD, 2}};
+  CASE("writev_bad_second_base", syscall(SYS_writev, p[1], badbase, 2));
+  CASE("read_after_writev", syscall(SYS_read, p[0], buf, sizeof buf));
+  CASE("pread_pipe", syscall(SYS_pread64, p[0], buf, 1, 0));
+  CASE("pread_negative_offset", syscall(SYS_pread64, file, buf, 1, -1));
+  CASE("pwrite_bad_buffer", syscall(SYS_pwrite64, dir, BAD, 1, 0));
+  CASE("lseek_bad_whence", syscall(SYS_lseek, file, 0, 99));
+  CASE("lseek_pipe", syscall(SYS_lseek, p[0], 0, SEEK_SET));
+  CASE("lseek_negative", syscall(SYS_lseek, file, -10, SEEK_SET));
+  CASE("lseek_bad_fd", syscall(SYS_lseek, -1, 0, SEEK_SET));
+
+  /* paths */
+  char *long_path = malloc(5000);
+  memset(long_path, 'a', 4999);
+  long_path[4999] = 0;
+  char long_name[300];
+  memset(long_name, 'b', 299);
+  long_name[299] = 0;
+  CASE("open_null_path", syscall(SYS_open, NULL, O_RDONLY));
+  CASE("open_bad_path_pointer", syscall(SYS_open, BAD, O_RDONLY));
+  CASE("open_path_runs_off_mapping", syscall(SYS_open, edge - 16, O_RDONLY));
+  CASE("open_empty_path", syscall(SYS_open, "", O_RDONLY));
+  CASE("open_path_too_long", syscall(SYS_open, long_path, O_RDONLY));
+  CASE("open_name_too_long", syscall(SYS_open, long_name, O_RDONLY));
+  CASE("open_missing", syscall(SYS_open, "bi_missing", O_RDONLY));
+  long fd3 = syscall(SYS_open, "bi_file", O_RDWR | O_WRONLY);
+  CASE("open_accmode_3", fd3);
+  if (fd3 >= 0) close(fd3);
+  CASE("open_creat_directory", syscall(SYS_openat, AT_FDCWD, "bi_new", O_CREAT | O_DIRECTORY, 0644));
+  CASE("open_tmpfile_readonly", syscall(SYS_open, ".", O_TMPFILE | O_RDONLY, 0644));
+  CASE("open_directory_for_writing", syscall(SYS_open, ".", O_WRONLY));
+  CASE("open_directory_flag_on_file", syscall(SYS_open, "bi_file", O_RDONLY | O_DIRECTORY));
+  CASE("open_excl_existing", syscall(SYS_open, "bi_file", O_RDWR | O_CREAT | O_EXCL, 0644));
+  CASE("open_through_file", syscall(SYS_open, "bi_file/x", O_RDONLY));
+  CASE("open_nofollow_symlink", syscall(SYS_open, "bi_link", O_RDONLY | O_NOFOLLOW));
+  CASE("openat_bad_dirfd", syscall(SYS_openat, 12345, "bi_file", O_RDONLY));
+  CASE("openat_file_as_dirfd", syscall(SYS_openat, file, "x", O_RDONLY));
+  CASE("close_negative", syscall(SYS_close, -1));
+  CASE("close_unopened", syscall(SYS_close, 999));
+  CASE("stat_bad_buffer", syscall(SYS_stat, "bi_file", BAD));
+  CASE("stat_bad_path", syscall(SYS_stat, BAD, &st));
+  CASE("lstat_missing", syscall(SYS_lstat, "bi_missing", &st));
+  CASE("fstat_bad_fd", syscall(SYS_fstat, -1, &st));
+  CASE("newfstatat_bad_flags", syscall(SYS_newfstatat, AT_FDCWD, "bi_file", &st, 0x10000000));
+  CASE("newfstatat_empty_path", syscall(SYS_newfstatat, AT_FDCWD, "", &st, 0));
+  CASE("statx_reserved_mask", syscall(SYS_statx, AT_FDCWD, "bi_file", 0, 0x80000000u, buf));
+  CASE("statx_bad_flags", syscall(SYS_statx, AT_FDCWD, "bi_file", 0x40000000, 0x7ff, buf));
+  CASE("getdents_not_directory", syscall(SYS_getdents64, file, buf, sizeof buf));
+  CASE("getdents_tiny_buffer", syscall(SYS_getdents64, dir, buf, 1));
+  CASE("getdents_bad_buffer", syscall(SYS_getdents64, dir, BAD, sizeof buf));
+  CASE("getdents_bad_fd", syscall(SYS_getdents64, -1, buf, sizeof buf));
+  CASE("mkdir_existing", syscall(SYS_mkdir, "bi_dir", 0755));
+  CASE("mkdir_bad_path", syscall(SYS_mkdir, BAD, 0755));
+  CASE("rmdir_not_empty", syscall(SYS_rmdir, "bi_dir"));
+  CASE("rmdir_dot", syscall(SYS_rmdir, "bi_dir/sub/."));
+  CASE("rmdir_file", syscall(SYS_rmdir, "bi_file"));
+  CASE("unlink_directory", syscall(SYS_unlink, "bi_dir"));
+  CASE("unlinkat_bad_flags", syscall(SYS_unlinkat, AT_FDCWD, "bi_file", 0x1234));
+  CASE("rename_into_itself", syscall(SYS_rename, "bi_dir", "bi_dir/sub/x"));
+  CASE("rename_missing", syscall(SYS_rename, "bi_missing", "bi_other"));
+  CASE("renameat2_bad_flags", syscall(SYS_renameat2, AT_FDCWD, "bi_file", AT_FDCWD, "bi_file2", 0x100));
+  CASE("renameat2_noreplace_existing", syscall(SYS_renameat2, AT_FDCWD, "bi_noexec", AT_FDCWD, "bi_file", 1));
+  CASE("link_directory", syscall(SYS_link, "bi_dir", "bi_dirlink"));
+  CASE("link_existing_target", syscall(SYS_link, "bi_file", "bi_noexec"));
+  CASE("linkat_bad_flags", syscall(SYS_linkat, AT_FDCWD, "bi_file", AT_FDCWD, "bi_hard", 0x1));
+  CASE("symlink_empty_target", syscall(SYS_symlink, "", "bi_sym"));
+  CASE("symlink_existing", syscall(SYS_symlink, "x", "bi_link"));
+  CASE("readlink_regular_file", syscall(SYS_readlink, "bi_file", buf, sizeof buf));
+  CASE("readlink_zero_size", syscall(SYS_readlink, "bi_link", buf, 0));
+  CASE("readlink_bad_buffer", syscall(SYS_readlink, "bi_link", BAD, sizeof buf));
+  CASE("readlink_short_buffer", syscall(SYS_readlink, "bi_link", buf, 3));
+  CASE("faccessat_bad_mode", syscall(SYS_faccessat, AT_FDCWD, "bi_file", 0x100));
+  CASE("faccessat2_bad_flags", syscall(SYS_faccessat2, AT_FDCWD, "bi_file", R_OK, 0x1));
+  CASE("chdir_file", syscall(SYS_chdir, "bi_file"));
+  CASE("chdir_missing", syscall(SYS_chdir, "bi_missing"));
+  CASE("fchdir_bad_fd", syscall(SYS_fchdir, -1));
+  CASE("fchdir_file", syscall(SYS_fchdir, file));
+  CASE("getcwd_one_byte", syscall(SYS_getcwd, buf, 1));
+  CASE("getcwd_bad_buffer", syscall(SYS_getcwd, BAD, sizeof buf));
+  CASE("truncate_negative", syscall(SYS_truncate, "bi_file", -1));
+  CASE("truncate_directory", syscall(SYS_truncate, "bi_dir", 0));
+  CASE("ftruncate_readonly_fd", syscall(SYS_ftruncate, file, 0));
+  struct timespec bad_times[2] = {{0, 2000000000}, {0, 0}};
+  CASE("utimensat_bad_nsec", syscall(SYS_utimensat, AT_FDCWD, "bi_file", bad_times, 0));
+  CASE("utimensat_bad_flags", syscall(SYS_utimensat, AT_FDCWD, "bi_file", NULL, 0x4000));
+  CASE("fchmodat_bad_path", syscall(SYS_fchmodat, AT_FDCWD, BAD, 0644));
+  CASE("fchownat_bad_flags", syscall(SYS_fchownat, AT_FDCWD, "bi_file", 0, 0, 0x4000));
+  CASE("statfs_bad_buffer", syscall(SYS_statfs, ".", BAD));
+
+  /* descriptors */
+  CASE("dup_bad_fd", syscall(SYS_dup, -1));
+  CASE("dup2_to_negative", syscall(SYS_dup2, 1, -1));
+  CASE("dup2_from_bad_fd", syscall(SYS_dup2, -1, 5));
+  CASE("dup2_beyond_nofile", syscall(SYS_dup2, 1, 2000));
+  CASE("dup3_same_fd", syscall(SYS_dup3, 1, 1, 0));
+  CASE("dup3_bad_flags", syscall(SYS_dup3, 1, 5, 0x1234));
+  CASE("fcntl_bad_cmd", syscall(SYS_fcntl, 1, 9999));
+  CASE("fcntl_bad_fd", syscall(SYS_fcntl, -1, F_GETFD));
+  CASE("fcntl_dupfd_negative", syscall(SYS_fcntl, 1, F_DUPFD, -1));
+  CASE("fcntl_dupfd_beyond_nofile", syscall(SYS_fcntl, 1, F_DUPFD, 5000));
+  CASE("fcntl_setlk_bad_pointer", syscall(SYS_fcntl, file, F_SETLK, BAD));
+  CASE("ioctl_tcgets_on_file", syscall(SYS_ioctl, file, TCGETS, buf));
+  CASE("ioctl_bad_fd", syscall(SYS_ioctl, -1, TCGETS, buf));
+  CASE("pipe2_bad_flags", syscall(SYS_pipe2, p, 0x12345678));
+  CASE("pipe2_bad_pointer", syscall(SYS_pipe2, BAD, 0));
+  /* No descriptor leaked by the failed calls: the lowest free one is still the same. */
+  long low = syscall(SYS_dup, 0);
+  CASE("lowest_free_fd", low);
+  if (low >= 0) close(low);
+
+  /* signals and processes */
+  struct ksigaction sa = {SIG_IGN, 0, NULL, 0};
+  CASE("rt_sigaction_sigkill", syscall(SYS_rt_sigaction, SIGKILL, &sa, NULL, 8));
+  CASE("rt_sigaction_sigstop", syscall(SYS_rt_sigaction, SIGSTOP, &sa, NULL, 8));
+  CASE("rt_sigaction_signal_0", syscall(SYS_rt_sigaction, 0, &sa, NULL, 8));
+  CASE("rt_sigaction_signal_65", syscall(SYS_rt_sigaction, 65, &sa, NULL, 8));
+  CASE("rt_sigaction_bad_sigsetsize", syscall(SYS_rt_sigaction, SIGUSR1, &sa, NULL, 4));
+  CASE("rt_sigaction_bad_pointer", syscall(SYS_rt_sigaction, SIGUSR1, BAD, NULL, 8));
+  CASE("rt_sigaction_bad_old_pointer", syscall(SYS_rt_sigaction, SIGUSR1, NULL, BAD, 8));
+  unsigned long mask = 0;
+  CASE("rt_sigprocmask_bad_how", syscall(SYS_rt_sigprocmask, 99, &mask, NULL, 8));
+  CASE("rt_sigprocmask_bad_pointer", syscall(SYS_rt_sigprocmask, SIG_BLOCK, BAD, NULL, 8));
+  CASE("rt_sigprocmask_bad_sigsetsize", syscall(SYS_rt_sigprocmask, SIG_BLOCK, &mask, NULL, 3));
+  CASE("kill_missing_group", syscall(SYS_kill, -99999, 0));
+  CASE("kill_bad_signal", syscall(SYS_kill, getpid(), 99));
+  CASE("kill_self_signal_0", syscall(SYS_kill, getpid(), 0));
+  CASE("tgkill_missing_thread", syscall(SYS_tgkill, getpid(), 99999, 0));
+  CASE("tgkill_zero_tgid", syscall(SYS_tgkill, 0, getpid(), 0));
+  CASE("sigaltstack_bad_pointer", syscall(SYS_sigaltstack, BAD, NULL));
+  stack_t small = {.ss_sp = buf, .ss_flags = 0, .ss_size = 100};
+  CASE("sigaltstack_too_small", syscall(SYS_sigaltstack, &small, NULL));
+  CASE("wait4_no_children", syscall(SYS_wait4, -1, NULL, 0, NULL));
+  CASE("wait4_bad_options", syscall(SYS_wait4, -1, NULL, 0x12345678, NULL));
+  CASE("waitid_bad_idtype", syscall(SYS_waitid, 99, 0, buf, WEXITED, NULL));
+  char *args[] = {"x", NULL};
+  char *envs[] = {NULL};
+  CASE("execve_not_executable", syscall(SYS_execve, "bi_noexec", args, envs));
+  CASE("execve_directory", syscall(SYS_execve, "bi_dir", args, envs));
+  CASE("execve_missing", syscall(SYS_execve, "bi_missing", args, envs));
+  CASE("execve_null_path", syscall(SYS_execve, NULL, args, envs));
+  CASE("execve_not_a_program", syscall(SYS_execve, "bi_garbage", args, envs));
+  CASE("execve_bad_argv", syscall(SYS_execve, argv[0], BAD, envs));
+  CASE("clone_sighand_without_vm", syscall(SYS_clone, CLONE_SIGHAND, NULL, NULL, NULL, 0));
+  CASE("clone_thread_without_sighand", syscall(SYS_clone, CLONE_THREAD, NULL, NULL, NULL, 0));
+  CASE("setpgid_negative", syscall(SYS_setpgid, 0, -1));
+  CASE("getpgid_missing", syscall(SYS_getpgid, 99999));
+  CASE("getsid_missing", syscall(SYS_getsid, 99999));
+  struct rlimit rl;
+  CASE("prlimit_missing_pid", syscall(SYS_prlimit64, 99999, RLIMIT_NOFILE, NULL, &rl));
+  struct rlimit inverted = {100, 50};
+  CASE("setrlimit_cur_above_max", syscall(SYS_setrlimit, RLIMIT_NOFILE, &inverted));
+  CASE("getrlimit_bad_resource", syscall(SYS_getrlimit, 99, &rl));
+  CASE("getrlimit_bad_pointer", syscall(SYS_getrlimit, RLIMIT_NOFILE, BAD));
+  CASE("prctl_bad_option", syscall(SYS_prctl, 99999, 0, 0, 0, 0));
+  CASE("arch_prctl_bad_code", syscall(SYS_arch_prctl, 0x9999, 0));
+  CASE("arch_prctl_get_fs_bad_pointer", syscall(SYS_arch_prctl, 0x1003 /* ARCH_GET_FS */, BAD));
+  CASE("getgroups_negative", syscall(SYS_getgroups, -1, NULL));
+  CASE("setgroups_too_many", syscall(SYS_setgroups, 70000, buf));
+
+  /* memory */
+  CASE("mmap_zero_length", syscall(SYS_mmap, NULL, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  CASE("mmap_no_sharing_type", syscall(SYS_mmap, NULL, page, PROT_READ, MAP_ANONYMOUS, -1, 0));
+  CASE("mmap_bad_fd", syscall(SYS_mmap, NULL, page, PROT_READ, MAP_PRIVATE, -1, 0));
+  CASE("mmap_unaligned_offset", syscall(SYS_mmap, NULL, page, PROT_READ, MAP_PRIVATE, file, 1));
+  CASE("mmap_fixed_unaligned", syscall(SYS_mmap, (void *)0x10001, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+  CASE("mmap_shared_write_readonly_fd", syscall(SYS_mmap, NULL, page, PROT_WRITE, MAP_SHARED, file, 0));
+  CASE("mmap_directory", syscall(SYS_mmap, NULL, page, PROT_READ, MAP_PRIVATE, dir, 0));
+  CASE("munmap_unaligned", syscall(SYS_munmap, two + 1, page));
+  CASE("munmap_zero_length", syscall(SYS_munmap, two, 0));
+  CASE("mprotect_unaligned", syscall(SYS_mprotect, two + 1, page, PROT_READ));
+  CASE("mprotect_bad_prot", syscall(SYS_mprotect, two, page, 0x1000));
+  CASE("mprotect_unmapped", syscall(SYS_mprotect, edge, page, PROT_READ));
+  CASE("mremap_unaligned", syscall(SYS_mremap, two + 1, page, page, 0));
+  CASE("mremap_zero_new_size", syscall(SYS_mremap, two, page, 0, 0));
+  CASE("mremap_bad_flags", syscall(SYS_mremap, two, page, page, 0x100));
+  CASE("madvise_bad_advice", syscall(SYS_madvise, two, page, 9999));
+  CASE("madvise_unaligned", syscall(SYS_madvise, two + 1, page, MADV_DONTNEED));
+  /* The page survived all of it. */
+  CASE("page_still_readable", two[page - 1] == 'a' ? 0 : -2);
+
+  /* time */
+  CASE("clock_gettime_bad_clock", syscall(SYS_clock_gettime, 999, &ts));
+  CASE("clock_gettime_bad_pointer", syscall(SYS_clock_gettime, CLOCK_MONOTONIC, BAD));
+  struct timespec too_many_ns = {0, 2000000000};
+  struct timespec negative = {-1, 0};
+  CASE("nanosleep_nsec_2e9", syscall(SYS_nanosleep, &too_many_ns, NULL));
+  CASE("nanosleep_negative", syscall(SYS_nanosleep, &negative, NULL));
+  CASE("nanosleep_bad_pointer", syscall(SYS_nanosleep, BAD, NULL));
+  struct timespec short_ts = {0, 1000};
+  CASE("clock_nanosleep_bad_clock", syscall(SYS_clock_nanosleep, 999, 0, &short_ts, NULL));
+  CASE("clock_nanosleep_bad_nsec", syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &too_many_ns, NULL));
+  CASE("gettimeofday_bad_pointer", syscall(SYS_gettimeofday, BAD, NULL));
+  struct itimerval itv = {{0, 0}, {0, 2000000}};
+  CASE("setitimer_bad_which", syscall(SYS_setitimer, 99, &itv, NULL));
+  CASE("setitimer_bad_usec", syscall(SYS_setitimer, ITIMER_REAL, &itv, NULL));
+  CASE("getitimer_bad_pointer", syscall(SYS_getitimer, ITIMER_REAL, BAD));
+
+  /* everything else */
+  CASE("uname_bad_pointer", syscall(SYS_uname, BAD));
+  CASE("getrandom_bad_flags", syscall(SYS_getrandom, buf, 16, 0x1000));
+  CASE("getrandom_bad_pointer", syscall(SYS_getrandom, BAD, 16, 0));
+  CASE("sysinfo_bad_pointer", syscall(SYS_sysinfo, BAD));
+  int word = 1;
+  CASE("futex_bad_op", syscall(SYS_futex, &word, 99, 0, NULL, NULL, 0));
+  CASE("futex_wait_bad_address", syscall(SYS_futex, BAD, FUTEX_WAIT, 0, NULL, NULL, 0));
+  CASE("futex_wait_value_changed", syscall(SYS_futex, &word, FUTEX_WAIT, 0, NULL, NULL, 0));
+  CASE("futex_unaligned", syscall(SYS_futex, (char *)&word + 1, FUTEX_WAKE, 1, NULL, NULL, 0));
+  struct pollfd pfd = {p[0], POLLIN, 0};
+  CASE("poll_too_many_fds", syscall(SYS_poll, &pfd, 1 << 30, 0));
+  CASE("poll_bad_pointer", syscall(SYS_poll, BAD, 1, 0));
+  CASE("poll_empty_pipe", syscall(SYS_poll, &pfd, 1, 0));
+  CASE("select_negative_nfds", syscall(SYS_select, -1, NULL, NULL, NULL, NULL));
+  CASE("ppoll_bad_sigsetsize", syscall(SYS_ppoll, &pfd, 1, NULL, &mask, 3));
+  CASE("pselect6_bad_timeout", syscall(SYS_pselect6, 1, NULL, NULL, NULL, &too_many_ns, NULL));
+  CASE("unknown_syscall_1000", syscall(1000));
+
+  /* After all of that the kernel still serves this process and its children. */
+  pid_t child = fork();
+  if (child == 0) _exit(7);
+  int status = 0;
+  CASE_OK("fork_after_bad_calls", child);
+  CASE_OK("wait4_child", syscall(SYS_wait4, child, &status, 0, NULL));
+  CASE("child_exit_status", WIFEXITED(status) ? WEXITSTATUS(status) : -2);
+  static const char serving[] = "still serving\n";
+  if (write(1, serving, sizeof serving - 1) != sizeof serving - 1) return 1;
+  return 0;
+}
