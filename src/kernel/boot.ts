@@ -40,6 +40,7 @@ export async function bootKernel(opts: KernelBootOptions): Promise<KernelExitSta
   const k = new Kernel(platform, { table: syscallTable(), deliverSignals, forceSignal, hostThreadDied });
   k.hostname = opts.hostname;
   k.verbose = opts.verbose ?? false;
+  k.initUnkillable = opts.stdio === 'console';
 
   const console = new HostConsole(k, opts.stdio);
   const { rootLocation, devfs } = mountKernelFilesystems(k, opts, console);

@@ -56,6 +56,11 @@ export class Kernel {
   /** the task whose syscall is being served (for /proc/self) */
   current: Task | undefined;
   verbose = false;
+  /**
+   * Linux makes init immune to signals it does not handle (SIGNAL_UNKILLABLE).
+   * Off for `--exec`, whose command must die of the signals it is sent.
+   */
+  initUnkillable = true;
   mounts!: MountTable;
   rootLocation!: Location;
   /** per-syscall counts, for --stats */
@@ -233,7 +238,7 @@ export class Kernel {
     const key = `${name}`;
     if (!this.reportedEnosys.has(key)) {
       this.reportedEnosys.add(key);
-      if (this.verbose || process.env.VMCTL_LOG_ENOSYS) {
+      {
         process.stderr.write(`vmctl: ${name} (${nr}) is not implemented; ENOSYS to ${t.proc.comm || '?'} (pid ${t.pid})\n`);
       }
     }

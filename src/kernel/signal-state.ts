@@ -36,6 +36,8 @@ export interface SigInfo {
   addr?: number;
   /** sigqueue value */
   value?: number;
+  /** a fault forced on the thread (force_sig_fault): init is not immune to it */
+  forced?: boolean;
 }
 
 export const enum DefaultAction { Terminate, Core, Ignore, Stop, Continue }

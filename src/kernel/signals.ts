@@ -145,15 +145,17 @@ export function deliverSignals(k: Kernel, t: Task): boolean {
       if (d === DefaultAction.Ignore || d === DefaultAction.Continue) continue;
       if (d === DefaultAction.Stop) {
         // init (pid 1) is immune to signals it does not handle.
-        if (p.pid === 1) continue;
+        if (p.pid === 1 && k.initUnkillable) continue;
         if (sig !== SIGSTOP && k.isOrphanedPgrp(p.pgid)) continue;
         stopProcess(k, p, sig);
         fixRestart(t, false, 0);
         t.state = TaskState.Stopped;
         return false;
       }
-      if (p.pid === 1 && sig !== SIGKILL) continue;
-      exitProcess(k, p, { kind: 'killed', value: sig, core: d === DefaultAction.Core });
+      if (p.pid === 1 && k.initUnkillable && !info.forced) continue;
+      // The core bit is set only when a core could be written: RLIMIT_CORE (4) above 0.
+      const core = d === DefaultAction.Core && (p.rlimits.get(4)?.cur ?? 0) > 0;
+      exitProcess(k, p, { kind: 'killed', value: sig, core });
       return false;
     }
     fixRestart(t, true, act.flags);
@@ -318,7 +320,7 @@ export function forceSignal(k: Kernel, t: Task, sig: number, code: number, addr:
     act.handler = SIG_DFL;
     t.sigmask &= ~sigbit(sig);
   }
-  const info: SigInfo = { signo: sig, code: code || SI_KERNEL };
+  const info: SigInfo = { signo: sig, code: code || SI_KERNEL, forced: true };
   if (sig !== 5) info.addr = addr;
   t.pending.push(info);
 }

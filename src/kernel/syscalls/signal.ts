@@ -158,15 +158,27 @@ function mayKill(t: Task, target: Process, sig: number): boolean {
 }
 
 /**
+ * The mask a thread waiting in rt_sigtimedwait had before the wait
+ * unblocked the awaited signals (Linux's real_blocked).
+ */
+const realBlocked = new WeakMap<Task, bigint>();
+
+function blocks(t: Task, sig: number): boolean {
+  return ((t.sigmask | (realBlocked.get(t) ?? 0n)) & sigbit(sig)) !== 0n;
+}
+
+/**
  * init (pid 1) gets only the signals it has a handler for: from inside its
  * pid namespace even SIGKILL and SIGSTOP are dropped (SIGNAL_UNKILLABLE).
  * A blocked signal is kept, since a handler may be set before it is
- * unblocked (sig_ignored); `thread` is the receiving thread, or the
- * leader for a process-directed signal.
+ * unblocked (sig_ignored). `thread` is the receiving thread; for a
+ * process-directed signal, any thread blocking it keeps it.
  */
-function initIgnores(target: Process, sig: number, thread: Task | undefined = target.leader): boolean {
-  if (target.pid !== 1 || target.sighand.actions[sig]!.handler !== SIG_DFL) return false;
-  return !(thread && (thread.sigmask & sigbit(sig)));
+function initIgnores(k: Kernel, target: Process, sig: number, thread?: Task): boolean {
+  if (!k.initUnkillable || target.pid !== 1 || target.sighand.actions[sig]!.handler !== SIG_DFL) return false;
+  if (thread) return !blocks(thread, sig);
+  for (const th of target.threads) if (blocks(th, sig)) return false;
+  return true;
 }
 
 function userInfo(t: Task, sig: number, code = SI_USER): SigInfo {
@@ -176,7 +188,7 @@ function userInfo(t: Task, sig: number, code = SI_USER): SigInfo {
 /** group_send_sig_info: permission, then queue (sig 0 only checks). 0 or -EPERM. */
 function sendGroup(k: Kernel, t: Task, target: Process, info: SigInfo): number {
   if (!mayKill(t, target, info.signo)) return -E.EPERM;
-  if (info.signo === 0 || initIgnores(target, info.signo)) return 0;
+  if (info.signo === 0 || initIgnores(k, target, info.signo)) return 0;
   sendToProcess(k, target, info);
   return 0;
 }
@@ -234,7 +246,7 @@ function sendSpecific(k: Kernel, t: Task, tgid: number, tid: number, info: SigIn
   const target = k.tasks.get(tid);
   if (!target || (tgid > 0 && target.pid !== tgid)) return -E.ESRCH;
   if (!mayKill(t, target.proc, info.signo)) return -E.EPERM;
-  if (info.signo === 0 || initIgnores(target.proc, info.signo, target)) return 0;
+  if (info.signo === 0 || initIgnores(k, target.proc, info.signo, target)) return 0;
   sendToThread(k, target, info);
   return 0;
 }
@@ -403,6 +415,7 @@ function sysRtSigtimedwait(k: Kernel, t: Task, set: number, info: number, timeou
   let st = t.syscallState as SigwaitState | undefined;
   if (st) {
     t.sigmask = st.mask;
+    realBlocked.delete(t);
   } else {
     if (sigsetsize !== SIGSET_SIZE) return -E.EINVAL;
     const m = readGuestSigset(k, t, set);
@@ -427,7 +440,10 @@ function sysRtSigtimedwait(k: Kernel, t: Task, set: number, info: number, timeou
   if (!t.syscallState) {
     const state = st;
     t.syscallState = st;
-    t.cancelWait = () => { t.sigmask = state.mask; };
+    t.cancelWait = () => {
+      t.sigmask = state.mask;
+      realBlocked.delete(t);
+    };
   }
   const p = t.proc;
   let wake = 0n;
@@ -437,6 +453,7 @@ function sysRtSigtimedwait(k: Kernel, t: Task, set: number, info: number, timeou
     if (!sigIgnored(p, s)) wake |= sigbit(s);
     else if (s !== SIGCHLD) poll = true;
   }
+  realBlocked.set(t, st.mask);
   t.sigmask = st.mask & ~wake;
   const queues: WaitQueue[] = st.set & sigbit(SIGCHLD) ? [p.childEvents] : [];
   let deadline = st.deadlineMs;

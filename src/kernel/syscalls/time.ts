@@ -16,17 +16,18 @@
  *   back to the kernel process's own CPU time, which still grows.
  * - An absolute CLOCK_REALTIME sleep is converted to a monotonic deadline
  *   once: it does not follow later changes of the wall clock.
- * - A sleep interrupted by a signal that runs no handler (a stop, then
- *   SIGCONT) restarts with its full relative time: the kernel restarts the
- *   syscall itself rather than through restart_syscall(2).
+ * - A relative sleep interrupted by a signal that runs no handler goes on
+ *   through restart_syscall(2) (see restartBlocks).
  * - ITIMER_VIRTUAL and ITIMER_PROF are stored and read back but never fire.
  */
+import { Reg } from '../../platform/regs.ts';
 import { E } from '../errno.ts';
 import { readI64, writeU64 } from '../guest-memory.ts';
 import type { Kernel } from '../kernel.ts';
 import { signalPending, sendToProcess } from '../signals.ts';
 import { SIGALRM, SI_KERNEL } from '../signal-state.ts';
 import type { Process, Task } from '../task.ts';
+import { NR } from '../syscall-names.ts';
 import { monotonicMs } from '../timers.ts';
 import type { WaitQueue } from '../wait-queue.ts';
 import type { SyscallFamily } from './table.ts';
@@ -328,38 +329,72 @@ function sysTime(k: Kernel, t: Task, tloc: number): number {
 /** What a sleep keeps across its retries. */
 interface SleepState {
   deadlineMs: number;
+  /** where the time left goes if a signal interrupts a relative sleep; 0 for none */
+  rem: number;
+  relative: boolean;
 }
 
 /**
- * The body of nanosleep and clock_nanosleep once the request is valid:
- * sleep until `deadlineMs` (monotonic). If a signal interrupts a relative
- * sleep, the time left is written to `rem` (when not NULL) as the kernel
- * turns the call into EINTR or a restart.
+ * Restart blocks (restart_syscall(2)): a relative sleep interrupted by a
+ * signal that runs no handler (a stop, then SIGCONT) must go on with the
+ * time it had left, not start over. Linux returns ERESTART_RESTARTBLOCK
+ * and the restart enters restart_syscall; here the interrupted sleep
+ * points ORIG_RAX at restart_syscall, so that the kernel's restart (RAX =
+ * ORIG_RAX, RIP back over the syscall instruction) enters it, and leaves
+ * its deadline here. After a handler the call ends in EINTR as usual.
  */
-function sleepUntil(k: Kernel, t: Task, deadlineMs: number, rem: number): number {
+const restartBlocks = new WeakMap<Task, { deadlineMs: number; rem: number }>();
+
+/** A signal ends the sleep: the time left to `rem`, and a restart block for a relative sleep. */
+function interruptSleep(k: Kernel, t: Task, st: SleepState): number {
+  if (!st.relative) return 0;
+  restartBlocks.set(t, { deadlineMs: st.deadlineMs, rem: st.rem });
+  t.regs.set(Reg.ORIG_RAX, NR.restart_syscall);
+  if (!st.rem) return 0;
+  return writeTimespec(k, t, st.rem, msToNs(st.deadlineMs - monotonicMs()));
+}
+
+/**
+ * The body of nanosleep, clock_nanosleep and restart_syscall once the
+ * request is valid: sleep until `deadlineMs` (monotonic). On a retry the
+ * state kept by the first run is used and the arguments are ignored.
+ */
+function sleepUntil(k: Kernel, t: Task, deadlineMs: number, rem: number, relative: boolean): number {
   let st = t.syscallState as SleepState | undefined;
   if (!st) {
-    st = { deadlineMs };
+    st = { deadlineMs, rem, relative };
     const state = st;
     t.syscallState = st;
-    if (rem) t.cancelWait = () => { writeTimespec(k, t, rem, msToNs(state.deadlineMs - monotonicMs())); };
+    t.cancelWait = () => { interruptSleep(k, t, state); };
   }
-  const now = monotonicMs();
-  if (now >= st.deadlineMs) return 0;
+  if (monotonicMs() >= st.deadlineMs) return 0;
   if (signalPending(t)) {
     // schedule() in TASK_INTERRUPTIBLE returns at once with a signal pending.
-    if (rem && writeTimespec(k, t, rem, msToNs(st.deadlineMs - now)) < 0) return -E.EFAULT;
+    if (interruptSleep(k, t, st) < 0) return -E.EFAULT;
     return -E.ERESTARTNOHAND;
   }
   return blockUntil(k, t, [], st.deadlineMs);
 }
 
+/**
+ * RestartSyscall implements Linux syscall restart_syscall(2): resumes the
+ * relative sleep a signal interrupted (see restartBlocks); EINTR when there
+ * is none.
+ */
+function sysRestartSyscall(k: Kernel, t: Task): number {
+  if (t.syscallState) return sleepUntil(k, t, -1, 0, true);
+  const block = restartBlocks.get(t);
+  if (!block) return -E.EINTR;
+  restartBlocks.delete(t);
+  return sleepUntil(k, t, block.deadlineMs, block.rem, true);
+}
+
 /** Nanosleep implements Linux syscall nanosleep(2). */
 function sysNanosleep(k: Kernel, t: Task, req: number, rem: number): number {
-  if (t.syscallState) return sleepUntil(k, t, -1, rem);
+  if (t.syscallState) return sleepUntil(k, t, -1, 0, true);
   const ts = readTimespec(k, t, req);
   if (typeof ts === 'number') return ts;
-  return sleepUntil(k, t, monotonicMs() + timespecMs(ts), rem);
+  return sleepUntil(k, t, monotonicMs() + timespecMs(ts), rem, true);
 }
 
 /**
@@ -370,7 +405,7 @@ function sysNanosleep(k: Kernel, t: Task, req: number, rem: number): number {
  */
 function sysClockNanosleep(k: Kernel, t: Task, clk: number, flags: number, req: number, rem: number): number {
   const abs = ((flags | 0) & TIMER_ABSTIME) !== 0;
-  if (t.syscallState) return sleepUntil(k, t, -1, abs ? 0 : rem);
+  if (t.syscallState) return sleepUntil(k, t, -1, 0, !abs);
   const c = clk | 0;
   switch (c) {
     case CLOCK_REALTIME: case CLOCK_MONOTONIC: case CLOCK_BOOTTIME: case CLOCK_TAI:
@@ -396,7 +431,8 @@ function sysClockNanosleep(k: Kernel, t: Task, clk: number, flags: number, req: 
     // The kernel's timers and the guest's CLOCK_MONOTONIC are the same clock.
     deadline = timespecMs(ts);
   }
-  return sleepUntil(k, t, deadline, abs ? 0 : rem);
+  // An absolute sleep restarts as itself: its deadline does not move.
+  return sleepUntil(k, t, deadline, abs ? 0 : rem, !abs);
 }
 
 // ----- alarm and interval timers -----
@@ -539,6 +575,6 @@ function sysTimes(k: Kernel, t: Task, buf: number): number {
 export const timeSyscalls: SyscallFamily = {
   clock_gettime: sysClockGettime, clock_getres: sysClockGetres, clock_settime: sysClockSettime,
   gettimeofday: sysGettimeofday, settimeofday: sysSettimeofday, time: sysTime,
-  nanosleep: sysNanosleep, clock_nanosleep: sysClockNanosleep,
+  nanosleep: sysNanosleep, clock_nanosleep: sysClockNanosleep, restart_syscall: sysRestartSyscall,
   alarm: sysAlarm, getitimer: sysGetitimer, setitimer: sysSetitimer, times: sysTimes,
 };
