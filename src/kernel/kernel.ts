@@ -381,7 +381,7 @@ function interruptedResult(nr: number): number {
   switch (SYSCALL_NAMES[nr]) {
     // never restarted after a handler: signal(7)
     case 'pause': case 'rt_sigsuspend': case 'poll': case 'ppoll': case 'select': case 'pselect6':
-    case 'epoll_wait': case 'epoll_pwait':
+    case 'epoll_wait': case 'epoll_pwait': case 'rt_sigtimedwait': case 'restart_syscall':
       return -E.ERESTARTNOHAND;
     case 'nanosleep': case 'clock_nanosleep':
       return -E.ERESTARTNOHAND;

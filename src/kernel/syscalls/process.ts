@@ -13,6 +13,8 @@ import { NR } from '../syscall-names.ts';
 import { GONE, NO_RESULT } from '../syscall-result.ts';
 import { Process, Task, TaskState, type ChildEvent } from '../task.ts';
 import { WaitQueue } from '../wait-queue.ts';
+import { idsOnExec, idsOnFork } from './ids.ts';
+import { miscOnFork } from './misc.ts';
 import type { SyscallFamily } from './table.ts';
 
 const CSIGNAL = 0xff, CLONE_VM = 0x100, CLONE_FS = 0x200, CLONE_FILES = 0x400, CLONE_SIGHAND = 0x800,
@@ -70,6 +72,8 @@ export function doClone(k: Kernel, t: Task, flags: number, newsp: number, ptid: 
     proc.comm = parent.comm;
     proc.argv = parent.argv;
     proc.exitSignal = flags & CSIGNAL;
+    idsOnFork(parent, proc);
+    miscOnFork(parent, proc);
     k.procs.set(pid, proc);
   }
   const child = new Task(pid, hostChild, proc);
@@ -133,7 +137,9 @@ function doExecve(k: Kernel, t: Task, dirfd: number, pathPtr: number, argvPtr: n
   if (typeof envp === 'number') return envp;
   if (path === '' && !(flags & AT_EMPTY_PATH)) return -E.ENOENT;
   const r = execProgram(k, t, { path, argv, envp, dirfd, follow: !(flags & AT_SYMLINK_NOFOLLOW) });
-  return r < 0 ? r : NO_RESULT;
+  if (r < 0) return r;
+  idsOnExec(t.proc);
+  return NO_RESULT;
 }
 
 function sysExecve(k: Kernel, t: Task, path: number, argv: number, envp: number): number {

@@ -11,7 +11,7 @@ import {
 } from '../signals.ts';
 import {
   NSIG, SA_NOCLDSTOP, SA_NOCLDWAIT, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_RESTORER,
-  SA_SIGINFO, SI_TKILL, SI_USER, SIG_DFL, SIG_IGN, SIGCHLD, SIGCONT, SIGKILL, SIGSTOP, sigbit, UNBLOCKABLE,
+  SA_SIGINFO, SI_TKILL, SI_USER, SIG_DFL, SIGCHLD, SIGCONT, SIGKILL, SIGSTOP, sigbit, UNBLOCKABLE,
   type SigAction, type SigInfo,
 } from '../signal-state.ts';
 import { GONE, NO_RESULT } from '../syscall-result.ts';

@@ -201,7 +201,7 @@ export function writeTimespec(k: Kernel, t: Task, addr: number, ns: bigint): num
   return k.mem.write(t.proc.mm.hostPid, addr, b);
 }
 
-/** A struct timespec for a duration in milliseconds (rounded to ns). */
+/** A duration in milliseconds as whole nanoseconds (0 if not positive). */
 function msToNs(ms: number): bigint {
   return ms <= 0 ? 0n : BigInt(Math.round(ms * 1e6));
 }
