@@ -54,8 +54,16 @@ export class HostConsole {
       process.stdin.on('end', this.onEnd);
       process.stdin.resume();
       process.stdout.on('resize', this.onResize);
-      // Any way out of the process puts the terminal back.
+      // Any way out of the process puts the terminal back: a normal exit,
+      // an uncaught exception ('exit' runs), or a signal that would
+      // otherwise end Node without its exit handlers.
       process.once('exit', () => this.restore());
+      for (const sig of ['SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) {
+        process.once(sig, () => {
+          this.restore();
+          process.exit(128 + (sig === 'SIGTERM' ? 15 : sig === 'SIGHUP' ? 1 : 3));
+        });
+      }
     }
     this.pollWritable = pollWritable;
   }

@@ -21,7 +21,7 @@ import { E } from '../errno.ts';
 import { WaitQueue } from '../wait-queue.ts';
 import {
   decodeTermios, defaultTermios, encodeTermios, FIONREAD, TCGETS, TCGETS2, TCSETS, TCSETS2, TCSETSF,
-  TCSETSF2, TCSETSW, TCSETSW2, TIOCGPGRP, TIOCGSID, TIOCGWINSZ, TIOCSPGRP, TIOCSWINSZ, type Termios,
+  TCSETSF2, TCSETSW, TCSETSW2, TIOCGPGRP, TIOCGSID, TIOCGWINSZ, TIOCSPGRP, TIOCSWINSZ, type Termios, writeBytes, writeI32,
 } from './tty.ts';
 import {
   POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFCHR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK,
@@ -31,17 +31,6 @@ import {
 /** Stop reading the host when this much is buffered; resume below a quarter of it. */
 const HIGH_WATER = 1 << 20;
 const LOW_WATER = HIGH_WATER / 4;
-
-function writeMem(ctx: IoctlContext, addr: number, data: Uint8Array): number {
-  const r = ctx.writeMem(addr, data);
-  return r < 0 ? r : 0;
-}
-
-function writeI32(ctx: IoctlContext, addr: number, v: number): number {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setInt32(0, v | 0, true);
-  return writeMem(ctx, addr, b);
-}
 
 /**
  * Terminal ioctls for a host fd that is a terminal. The guest sees a tty
@@ -58,8 +47,8 @@ export class HostTtyState {
 
   ioctl(ctx: IoctlContext, cmd: number, arg: number): number {
     switch (cmd >>> 0) {
-      case TCGETS: return writeMem(ctx, arg, encodeTermios(this.termios));
-      case TCGETS2: return writeMem(ctx, arg, encodeTermios(this.termios, true));
+      case TCGETS: return writeBytes(ctx, arg, encodeTermios(this.termios));
+      case TCGETS2: return writeBytes(ctx, arg, encodeTermios(this.termios, true));
       case TCSETS: case TCSETSW: case TCSETSF: case TCSETS2: case TCSETSW2: case TCSETSF2: {
         const len = (cmd >>> 0) === TCSETS || (cmd >>> 0) === TCSETSW || (cmd >>> 0) === TCSETSF ? 36 : 44;
         const b = ctx.readMem(arg, len);
@@ -74,7 +63,7 @@ export class HostTtyState {
         const v = new DataView(b.buffer);
         v.setUint16(0, s.rows, true);
         v.setUint16(2, s.cols, true);
-        return writeMem(ctx, arg, b);
+        return writeBytes(ctx, arg, b);
       }
       case TIOCSWINSZ: return 0;
       case TIOCGPGRP: return writeI32(ctx, arg, ctx.pgid);

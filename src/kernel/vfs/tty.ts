@@ -201,12 +201,14 @@ function readI32(ctx: IoctlContext, addr: number): { value: number } | number {
   return { value: new DataView(b.buffer, b.byteOffset, 4).getInt32(0, true) };
 }
 
-function writeBytes(ctx: IoctlContext, addr: number, data: Uint8Array): number {
+/** Copy `data` to guest memory for an ioctl: 0 or -errno. */
+export function writeBytes(ctx: IoctlContext, addr: number, data: Uint8Array): number {
   const r = ctx.writeMem(addr, data);
   return r < 0 ? r : 0;
 }
 
-function writeI32(ctx: IoctlContext, addr: number, value: number): number {
+/** An int result of an ioctl (TIOCGPGRP, FIONREAD). */
+export function writeI32(ctx: IoctlContext, addr: number, value: number): number {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setInt32(0, value | 0, true);
   return writeBytes(ctx, addr, b);
