@@ -201,13 +201,14 @@ export class Kernel {
     if (t.interrupted) {
       t.interrupted = false;
       t.cancelWait?.();
-      r = interruptedResult(nr);
+      r = t.interruptResult ?? interruptedResult(nr);
     } else {
       r = this.dispatch(t, nr);
     }
     if (r === BLOCK) return;
     t.syscallState = undefined;
     t.cancelWait = undefined;
+    t.interruptResult = undefined;
     t.currentSyscall = -1;
     if (r === GONE) return;
     if (r !== NO_RESULT) t.regs.set(Reg.RAX, r);

@@ -135,6 +135,8 @@ export class Task implements Waiter {
   syscallState: unknown;
   /** undoes a blocked syscall's registrations when a signal interrupts it */
   cancelWait: (() => void) | undefined;
+  /** what a blocked syscall returns if a signal interrupts it after partial progress (bytes written) */
+  interruptResult: number | undefined;
   /** set when a signal interrupted the blocked syscall */
   interrupted = false;
   /** exit() of this thread is in progress */

@@ -12,6 +12,8 @@ import type { Task } from '../task.ts';
 import { locInode } from '../vfs/path-walk.ts';
 import { createPipe, pipefs } from '../vfs/pipe.ts';
 import { OpenFile, S_IFDIR, S_IFLNK, S_IFREG, type FileOps } from '../vfs/types.ts';
+import { inodePermission, onReadOnlyMount, R_OK, W_OK, X_OK } from './fs-meta.ts';
+import { BLOCK } from '../syscall-result.ts';
 import type { SyscallFamily } from './table.ts';
 
 export const O_ACCMODE = 3, O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0o100, O_EXCL = 0o200,
@@ -62,6 +64,9 @@ export function doOpen(k: Kernel, t: Task, dirfd: number, path: string, flags: n
     if (par.trailingSlash) return -E.EISDIR;
     const dir = locInode(par.dir);
     if (!dir.create) return -E.EACCES;
+    const perm = inodePermission(t.proc.cred, dir, W_OK | X_OK);
+    if (perm < 0) return perm;
+    if (onReadOnlyMount(k, par.dir)) return -E.EROFS;
     const created = dir.create(par.name, (mode & 0o7777 & ~t.proc.fs.umask), t.proc.cred);
     if (typeof created === 'number') return created;
     loc = [...par.dir, { name: par.name, inode: created }];
@@ -73,6 +78,10 @@ export function doOpen(k: Kernel, t: Task, dirfd: number, path: string, flags: n
   if ((flags & O_DIRECTORY) && inode.type !== S_IFDIR) return -E.ENOTDIR;
   if (inode.type === S_IFDIR && (acc !== O_RDONLY || (flags & O_CREAT && !(flags & O_PATH)))) return -E.EISDIR;
   if (flags & O_PATH) return openPath(t, loc, flags);
+  const wantWrite = acc !== O_RDONLY || (flags & O_TRUNC) !== 0;
+  const perm = inodePermission(t.proc.cred, inode, (acc !== O_WRONLY ? R_OK : 0) | (wantWrite ? W_OK : 0));
+  if (perm < 0) return perm;
+  if (wantWrite && (inode.type === S_IFREG || inode.type === S_IFDIR) && onReadOnlyMount(k, loc)) return -E.EROFS;
   const f = openLocation(k, t, loc, flags);
   if (typeof f === 'number') return f;
   if ((flags & O_TRUNC) && inode.type === S_IFREG && (acc === O_WRONLY || acc === O_RDWR)) {
@@ -179,9 +188,35 @@ function sysWrite(k: Kernel, t: Task, fd: number, buf: number, count: number): n
   if (count < 0) return -E.EINVAL;
   if (!writable(f)) return -E.EBADF;
   if (count === 0) return 0;
-  const data = k.mem.read(t.proc.mm.hostPid, buf, Math.min(count, MAX_RW, CHUNK));
-  if (typeof data === 'number') return data;
-  return writeFrom(k, t, f, data, undefined);
+  return writeAllBlocking(k, t, f, buf, Math.min(count, MAX_RW));
+}
+
+/**
+ * A blocking write to a pipe or terminal goes on until all of it is
+ * written (pipe(7)); a signal then ends it with the count written so far.
+ * Progress lives in t.syscallState across the retries.
+ */
+function writeAllBlocking(k: Kernel, t: Task, f: OpenFile, buf: number, count: number): number {
+  const st = (t.syscallState as { done: number } | undefined) ?? { done: 0 };
+  const data = k.mem.read(t.proc.mm.hostPid, buf + st.done, Math.min(count - st.done, CHUNK));
+  if (typeof data === 'number') return st.done > 0 ? st.done : data;
+  const r = writeFrom(k, t, f, data, undefined);
+  if (r === BLOCK) return st.done > 0 ? blockWithProgress(t, st) : r;
+  if (r < 0) return st.done > 0 ? st.done : r;
+  st.done += r;
+  const streaming = f.ops.seekable === false && !(f.flags & O_NONBLOCK);
+  if (st.done < count && streaming && r > 0) {
+    t.syscallState = st;
+    t.interruptResult = st.done;
+    return k.block(t, f.ops.waitQueues?.(f) ?? []);
+  }
+  return st.done;
+}
+
+function blockWithProgress(t: Task, st: { done: number }): number {
+  t.syscallState = st;
+  t.interruptResult = st.done;
+  return BLOCK;
 }
 
 function sysPwrite64(k: Kernel, t: Task, fd: number, buf: number, count: number, pos: number): number {
