@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
@@ -153,6 +154,12 @@ static napi_value js_init(napi_env env, napi_callback_info info)
 		napi_throw_error(env, NULL, err);
 		return NULL;
 	}
+	/*
+	 * After the zygote: guests start with every CPU. Best effort: without
+	 * placement guests still run, only slower.
+	 */
+	if (!getenv("VMCTL_NO_PLACEMENT"))
+		(void)tracer_placement_init();
 	return make_int(env, zygote);
 }
 

@@ -10,7 +10,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -30,10 +32,15 @@
 
 /* Stop state of each tracee, keyed by host tid (open addressing). */
 #define STOP_TABLE_SIZE 8192
-static struct {
+struct tracee {
 	pid_t tid;
 	int kind;
-} stop_table[STOP_TABLE_SIZE];
+	/* CPU placement (see place_on_resume) */
+	int pinned;	/* 1: on the kernel's CPU, 0: on every CPU, -1: unknown */
+	int short_runs;
+	long long resumed_ns;
+};
+static struct tracee stop_table[STOP_TABLE_SIZE];
 
 static unsigned long round_trips;
 
@@ -44,28 +51,33 @@ static unsigned int slot_of(pid_t tid)
 	return h % STOP_TABLE_SIZE;
 }
 
-static int stop_lookup(pid_t tid)
+static struct tracee *tracee_find(pid_t tid)
 {
 	unsigned int i = slot_of(tid), n;
 
 	for (n = 0; n < STOP_TABLE_SIZE; n++, i = (i + 1) % STOP_TABLE_SIZE) {
 		if (stop_table[i].tid == tid)
-			return stop_table[i].kind;
+			return &stop_table[i];
 		if (stop_table[i].tid == 0)
 			break;
 	}
-	return STOP_NONE;
+	return NULL;
 }
 
-void tracer_set_stop(pid_t tid, enum stop_kind kind)
+static int stop_lookup(pid_t tid)
+{
+	struct tracee *t = tracee_find(tid);
+
+	return t ? t->kind : STOP_NONE;
+}
+
+static struct tracee *tracee_get(pid_t tid)
 {
 	unsigned int i = slot_of(tid), n, free_slot = STOP_TABLE_SIZE;
 
 	for (n = 0; n < STOP_TABLE_SIZE; n++, i = (i + 1) % STOP_TABLE_SIZE) {
-		if (stop_table[i].tid == tid) {
-			stop_table[i].kind = kind;
-			return;
-		}
+		if (stop_table[i].tid == tid)
+			return &stop_table[i];
 		if (stop_table[i].tid == -1 && free_slot == STOP_TABLE_SIZE)
 			free_slot = i;
 		if (stop_table[i].tid == 0)
@@ -73,8 +85,85 @@ void tracer_set_stop(pid_t tid, enum stop_kind kind)
 	}
 	if (free_slot == STOP_TABLE_SIZE)
 		free_slot = i;
+	memset(&stop_table[free_slot], 0, sizeof(stop_table[free_slot]));
 	stop_table[free_slot].tid = tid;
-	stop_table[free_slot].kind = kind;
+	/* a new thread inherits its creator's affinity, whatever it was */
+	stop_table[free_slot].pinned = -1;
+	return &stop_table[free_slot];
+}
+
+void tracer_set_stop(pid_t tid, enum stop_kind kind)
+{
+	tracee_get(tid)->kind = kind;
+}
+
+/*
+ * CPU placement. A PTRACE_SYSEMU round trip costs about 12 us when tracer
+ * and tracee share a CPU and 60-120 us when the scheduler puts them on
+ * different ones (an idle CPU must be woken for every stop). So a guest
+ * thread that keeps making syscalls runs on the tracer's CPU; one that
+ * computes for long between syscalls gets every CPU back.
+ */
+#define COMPUTE_NS	(2 * 1000 * 1000)
+#define SHORT_RUNS_TO_PIN 4
+
+static int kernel_cpu = -1;
+static cpu_set_t all_cpus;
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int tracer_placement_init(void)
+{
+	cpu_set_t one;
+
+	if (sched_getaffinity(0, sizeof(all_cpus), &all_cpus) < 0)
+		return -errno;
+	kernel_cpu = sched_getcpu();
+	if (kernel_cpu < 0 || !CPU_ISSET(kernel_cpu, &all_cpus))
+		return -errno;
+	CPU_ZERO(&one);
+	CPU_SET(kernel_cpu, &one);
+	/* this thread only: the rest of Node keeps every CPU */
+	if (sched_setaffinity(0, sizeof(one), &one) < 0)
+		return -errno;
+	return 0;
+}
+
+static void place_on_resume(struct tracee *t)
+{
+	cpu_set_t one;
+
+	t->resumed_ns = now_ns();
+	if (kernel_cpu < 0 || t->pinned == 1 || t->short_runs < SHORT_RUNS_TO_PIN)
+		return;
+	CPU_ZERO(&one);
+	CPU_SET(kernel_cpu, &one);
+	/* a thread that vanished meanwhile is reaped by the next wait */
+	if (sched_setaffinity(t->tid, sizeof(one), &one) == 0)
+		t->pinned = 1;
+}
+
+static void place_on_stop(struct tracee *t)
+{
+	long long ran;
+
+	if (kernel_cpu < 0 || !t->resumed_ns)
+		return;
+	ran = now_ns() - t->resumed_ns;
+	if (ran < COMPUTE_NS) {
+		if (t->short_runs < SHORT_RUNS_TO_PIN)
+			t->short_runs++;
+		return;
+	}
+	t->short_runs = 0;
+	if (t->pinned != 0 && sched_setaffinity(t->tid, sizeof(all_cpus), &all_cpus) == 0)
+		t->pinned = 0;
 }
 
 void tracer_forget(pid_t tid)
@@ -195,6 +284,8 @@ static void classify_stop(pid_t tid, int status, struct tracer_event *ev,
 	siginfo_t si;
 	int sig = WSTOPSIG(status);
 
+	place_on_stop(tracee_get(tid));
+
 	ev->tid = tid;
 	ev->a = ev->b = ev->c = ev->d = 0;
 	if (sig == SYSCALL_STOP) {
@@ -271,11 +362,15 @@ int tracer_wait(struct tracer_event *ev, struct user_regs_struct *regs)
 
 int tracer_resume(pid_t tid, const struct user_regs_struct *regs, int sig)
 {
+	struct tracee *t;
+
 	if (regs && ptrace(PTRACE_SETREGS, tid, 0, regs) < 0)
 		return -errno;
+	t = tracee_get(tid);
+	place_on_resume(t);
 	if (ptrace(PTRACE_SYSEMU, tid, 0, (long)sig) < 0)
 		return -errno;
-	tracer_set_stop(tid, STOP_NONE);
+	t->kind = STOP_NONE;
 	return 0;
 }
 

@@ -49,6 +49,7 @@ long tracer_inject(pid_t tid, uint64_t sys_rip, long nr, const uint64_t a[6],
 void tracer_set_stop(pid_t tid, enum stop_kind kind);
 void tracer_forget(pid_t tid);
 unsigned long tracer_round_trips(void);
+int tracer_placement_init(void);
 
 /* wakeup.c */
 int wakeup_init(int uv_fd, char *err, size_t errlen);
