@@ -52,10 +52,16 @@ function writable(f: OpenFile): boolean {
  * for open, but O_TMPFILE without O_DIRECTORY semantics is EINVAL).
  */
 export function doOpen(k: Kernel, t: Task, dirfd: number, path: string, flags: number, mode: number): number {
-  if ((flags & O_TMPFILE) === O_TMPFILE) return -E.EOPNOTSUPP;
+  // build_open_flags(): O_TMPFILE needs write access; O_CREAT|O_DIRECTORY is EINVAL (Linux 6.4+).
+  if ((flags & O_TMPFILE) === O_TMPFILE) {
+    const a = flags & O_ACCMODE;
+    return a === O_WRONLY || a === O_RDWR ? -E.EOPNOTSUPP : -E.EINVAL;
+  }
+  if ((flags & O_CREAT) && (flags & O_DIRECTORY)) return -E.EINVAL;
   if (flags & O_PATH) flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+  // Access mode 3 is allowed: it needs read and write permission and gives
+  // a descriptor for ioctls only (open(2), "File access mode").
   const acc = flags & O_ACCMODE;
-  if (acc === 3) return -E.EINVAL;
   let loc = lookupAt(k, t, dirfd, path, !(flags & O_NOFOLLOW) && !((flags & O_CREAT) && (flags & O_EXCL)));
   if (typeof loc === 'number') {
     if (loc !== -E.ENOENT || !(flags & O_CREAT)) return loc;
@@ -80,11 +86,12 @@ export function doOpen(k: Kernel, t: Task, dirfd: number, path: string, flags: n
   if (flags & O_PATH) return openPath(t, loc, flags);
   const wantWrite = acc !== O_RDONLY || (flags & O_TRUNC) !== 0;
   const perm = inodePermission(t.proc.cred, inode, (acc !== O_WRONLY ? R_OK : 0) | (wantWrite ? W_OK : 0));
+  // O_TRUNC with access mode 3 truncates too; with O_RDONLY Linux truncates as well (unspecified by POSIX).
   if (perm < 0) return perm;
   if (wantWrite && (inode.type === S_IFREG || inode.type === S_IFDIR) && onReadOnlyMount(k, loc)) return -E.EROFS;
   const f = openLocation(k, t, loc, flags);
   if (typeof f === 'number') return f;
-  if ((flags & O_TRUNC) && inode.type === S_IFREG && (acc === O_WRONLY || acc === O_RDWR)) {
+  if ((flags & O_TRUNC) && inode.type === S_IFREG && acc !== O_RDONLY) {
     const r = inode.setattr?.({ size: 0 });
     if (typeof r === 'number' && r < 0) {
       f.ops.release?.(f);
@@ -125,8 +132,9 @@ function sysClose(_k: Kernel, t: Task, fd: number): number {
 /**
  * The read path shared by read, readv, pread64: returns the bytes read, or
  * blocks the thread on the file's wait queues when nothing is there yet.
+ * The file position moves only once the bytes reached the guest (consume).
  */
-function readInto(k: Kernel, t: Task, f: OpenFile, len: number, pos: number | undefined): Uint8Array | number {
+function readFrom(k: Kernel, t: Task, f: OpenFile, len: number, pos: number | undefined): Uint8Array | number {
   if (!readable(f)) return -E.EBADF;
   if (f.inode.type === S_IFDIR) return -E.EISDIR;
   if (!f.ops.read) return -E.EINVAL;
@@ -136,18 +144,32 @@ function readInto(k: Kernel, t: Task, f: OpenFile, len: number, pos: number | un
     if (r === -E.EAGAIN && !(f.flags & O_NONBLOCK)) return k.block(t, f.ops.waitQueues?.(f) ?? []);
     return r;
   }
-  if (pos === undefined && f.ops.seekable !== false) f.pos = at + r.length;
   return r;
+}
+
+/** The bytes reached the guest: advance the position of a plain read. */
+function consume(f: OpenFile, pos: number | undefined, n: number): void {
+  if (pos === undefined && f.ops.seekable !== false) f.pos += n;
+}
+
+/** A read whose bytes could not be delivered: streams get them back. */
+function undeliverable(f: OpenFile, data: Uint8Array): number {
+  f.ops.unread?.(f, data);
+  return -E.EFAULT;
 }
 
 function sysRead(k: Kernel, t: Task, fd: number, buf: number, count: number): number {
   const f = getFile(t, fd | 0);
   if (typeof f === 'number') return f;
-  if (count < 0) return -E.EINVAL;
-  if (count === 0) return readable(f) ? 0 : -E.EBADF;
-  const r = readInto(k, t, f, Math.min(count, MAX_RW), undefined);
+  if (!readable(f)) return -E.EBADF;
+  // size_t beyond the address space: access_ok() fails first (EFAULT).
+  if (count < 0) return -E.EFAULT;
+  if (count === 0) return 0;
+  const r = readFrom(k, t, f, Math.min(count, MAX_RW), undefined);
   if (typeof r === 'number') return r;
-  return copyOut(k, t, buf, r);
+  if (copyOut(k, t, buf, r) < 0) return undeliverable(f, r);
+  consume(f, undefined, r.length);
+  return r.length;
 }
 
 function copyOut(k: Kernel, t: Task, buf: number, data: Uint8Array): number {
@@ -162,9 +184,10 @@ function sysPread64(k: Kernel, t: Task, fd: number, buf: number, count: number, 
   if (pos < 0 || count < 0) return -E.EINVAL;
   if (f.ops.seekable === false) return -E.ESPIPE;
   if (count === 0) return 0;
-  const r = readInto(k, t, f, Math.min(count, MAX_RW), pos);
+  const r = readFrom(k, t, f, Math.min(count, MAX_RW), pos);
   if (typeof r === 'number') return r;
-  return copyOut(k, t, buf, r);
+  if (copyOut(k, t, buf, r) < 0) return undeliverable(f, r);
+  return r.length;
 }
 
 function writeFrom(k: Kernel, t: Task, f: OpenFile, data: Uint8Array, pos: number | undefined): number {
@@ -185,8 +208,8 @@ function writeFrom(k: Kernel, t: Task, f: OpenFile, data: Uint8Array, pos: numbe
 function sysWrite(k: Kernel, t: Task, fd: number, buf: number, count: number): number {
   const f = getFile(t, fd | 0);
   if (typeof f === 'number') return f;
-  if (count < 0) return -E.EINVAL;
   if (!writable(f)) return -E.EBADF;
+  if (count < 0) return -E.EFAULT;
   if (count === 0) return 0;
   return writeAllBlocking(k, t, f, buf, Math.min(count, MAX_RW));
 }
@@ -238,9 +261,13 @@ function sysReadv(k: Kernel, t: Task, fd: number, iov: number, cnt: number): num
   if (typeof vec === 'number') return vec;
   const total = vec.reduce((s, v) => s + v.len, 0);
   if (total === 0) return readable(f) ? 0 : -E.EBADF;
-  const r = readInto(k, t, f, total, undefined);
+  const r = readFrom(k, t, f, total, undefined);
   if (typeof r === 'number') return r;
-  return scatter(k, t, vec, r);
+  const n = scatter(k, t, vec, r);
+  if (n < 0) return undeliverable(f, r);
+  if (n < r.length) f.ops.unread?.(f, r.subarray(n));
+  consume(f, undefined, n);
+  return n;
 }
 
 function scatter(k: Kernel, t: Task, vec: { base: number; len: number }[], data: Uint8Array): number {
@@ -290,7 +317,7 @@ function sysPreadv(k: Kernel, t: Task, fd: number, iov: number, cnt: number, pos
   if (typeof vec === 'number') return vec;
   const total = vec.reduce((s, v) => s + v.len, 0);
   if (total === 0) return 0;
-  const r = readInto(k, t, f, total, pos);
+  const r = readFrom(k, t, f, total, pos);
   if (typeof r === 'number') return r;
   return scatter(k, t, vec, r);
 }
@@ -549,13 +576,17 @@ function sysSendfile(k: Kernel, t: Task, outFd: number, inFd: number, offPtr: nu
     if (p < 0) return -E.EFAULT;
     pos = p;
   }
-  const data = readInto(k, t, inp, Math.min(count, CHUNK), pos);
+  const data = readFrom(k, t, inp, Math.min(count, CHUNK), pos);
   if (typeof data === 'number') return data;
   if (data.length === 0) return 0;
   const w = writeFrom(k, t, out, data, undefined);
-  if (w < 0) return w;
+  if (w < 0) {
+    inp.ops.unread?.(inp, data);
+    return w;
+  }
+  if (w < data.length) inp.ops.unread?.(inp, data.subarray(w));
   if (offPtr) k.mem.writeU64(pid, offPtr, pos! + w);
-  else if (w < data.length) inp.pos -= data.length - w;
+  else consume(inp, undefined, w);
   return w;
 }
 

@@ -126,6 +126,7 @@ export class Pipe {
     return {
       seekable: false,
       read: (_f, _ctx, len) => (end.read ? this.read(end, len) : -E.EBADF),
+      unread: (_f, data) => this.unread(data),
       write: (_f, _ctx, data) => (end.write ? this.write(end, data) : -E.EBADF),
       poll: () => this.poll(end),
       waitQueues: () => [...(end.read ? [this.readWait] : []), ...(end.write ? [this.writeWait] : [])],
@@ -158,6 +159,18 @@ export class Pipe {
     this.atime = nowTimespec();
     this.writeWait.wakeAll();
     return out;
+  }
+
+  /** Bytes a reader could not deliver go back in front, in order. */
+  private unread(data: Uint8Array): void {
+    if (data.length === 0) return;
+    if (this.head > 0) {
+      this.chunks[0] = this.chunks[0]!.subarray(this.head);
+      this.head = 0;
+    }
+    this.chunks.unshift(data);
+    this.buffered += data.length;
+    this.readWait.wakeAll();
   }
 
   /**

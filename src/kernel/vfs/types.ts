@@ -133,6 +133,11 @@ export interface FileOps {
   waitQueues?(f: OpenFile): WaitQueue[];
   /** ioctl with the raw argument; returns result or -errno. The ctx gives memory access. */
   ioctl?(f: OpenFile, ctx: IoctlContext, cmd: number, arg: number): number;
+  /**
+   * Put back bytes a read took but could not deliver (the guest's buffer
+   * faulted): a stream keeps its data, as Linux's pipe_read does.
+   */
+  unread?(f: OpenFile, data: Uint8Array): void;
   /** Called once when the last descriptor of the description is closed. */
   release?(f: OpenFile): void;
   /** Directory listing, for getdents64; default: inode.readdir(). */
