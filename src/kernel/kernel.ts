@@ -41,7 +41,30 @@ export interface KernelParts {
   hostThreadDied(k: Kernel, t: Task, exitCode: number, killedBy: number): void;
 }
 
+/**
+ * Sees every guest syscall: the seam for tracing (--strace), fault
+ * injection (--inject) and statistics (--stats). Costs nothing when none
+ * is installed.
+ */
+export interface SyscallObserver {
+  /**
+   * A syscall enters (once, not on retries after blocking). Returning a
+   * number makes the syscall return it without running (fault injection).
+   */
+  enter(t: Task, nr: number, args: readonly number[]): number | undefined;
+  /** The thread parked in the syscall. */
+  blocked?(t: Task, nr: number): void;
+  /**
+   * The syscall is done: `result` is its value or -errno, or one of the
+   * dispatcher's codes (NO_RESULT: registers set by the handler; GONE).
+   * t.syscallStartMs and t.syscallKernelMs say when it began and how long
+   * the kernel spent in it (excluding time parked).
+   */
+  exit(t: Task, nr: number, result: number): void;
+}
+
 export class Kernel {
+  readonly observers: SyscallObserver[] = [];
   readonly mem: GuestMemory;
   readonly timers = new TimerQueue();
   /** guest threads by host tid, and by guest tid */
@@ -197,28 +220,58 @@ export class Kernel {
 
   private serve(t: Task): void {
     const nr = t.regs.get(Reg.ORIG_RAX);
-    let r: number;
+    const observed = this.observers.length > 0;
+    const first = !t.inSyscall;
+    if (first) {
+      t.inSyscall = true;
+      this.syscallCounts.set(nr, (this.syscallCounts.get(nr) ?? 0) + 1);
+      if (observed) {
+        t.syscallStartMs = performance.now();
+        t.syscallKernelMs = 0;
+      }
+    }
+    let r: number | undefined;
     if (t.interrupted) {
       t.interrupted = false;
       t.cancelWait?.();
       r = t.interruptResult ?? interruptedResult(nr);
     } else {
-      r = this.dispatch(t, nr);
+      if (first && observed) r = this.observeEnter(t, nr);
+      if (r === undefined) {
+        const start = observed ? performance.now() : 0;
+        r = this.dispatch(t, nr);
+        if (observed) t.syscallKernelMs += performance.now() - start;
+      }
     }
-    if (r === BLOCK) return;
+    if (r === BLOCK) {
+      if (observed) for (const o of this.observers) o.blocked?.(t, nr);
+      return;
+    }
     t.syscallState = undefined;
     t.cancelWait = undefined;
     t.interruptResult = undefined;
     t.currentSyscall = -1;
+    t.inSyscall = false;
+    if (observed) for (const o of this.observers) o.exit(t, nr, r);
     if (r === GONE) return;
     if (r !== NO_RESULT) t.regs.set(Reg.RAX, r);
     this.returnToUser(t);
   }
 
+  private observeEnter(t: Task, nr: number): number | undefined {
+    const g = t.regs;
+    const args = [g.get(Reg.RDI), g.get(Reg.RSI), g.get(Reg.RDX), g.get(Reg.R10), g.get(Reg.R8), g.get(Reg.R9)];
+    let result: number | undefined;
+    for (const o of this.observers) {
+      const r = o.enter(t, nr, args);
+      if (r !== undefined && result === undefined) result = r;
+    }
+    return result;
+  }
+
   private dispatch(t: Task, nr: number): number {
     t.currentSyscall = nr;
     const entry = nr >= 0 ? this.parts.table[nr] : undefined;
-    this.syscallCounts.set(nr, (this.syscallCounts.get(nr) ?? 0) + 1);
     if (!entry) return this.enosys(t, nr);
     const g = t.regs;
     this.current = t;

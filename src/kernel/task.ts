@@ -141,6 +141,11 @@ export class Task implements Waiter {
   interrupted = false;
   /** exit() of this thread is in progress */
   exiting = false;
+  /** between a syscall's entry and its result (across retries) */
+  inSyscall = false;
+  /** performance.now() at entry, and kernel time spent in it; kept only while observers are installed */
+  syscallStartMs = 0;
+  syscallKernelMs = 0;
   /** the syscall number being served or waited in, -1 in user mode */
   currentSyscall = -1;
   /** wake-up callback the kernel installs */
