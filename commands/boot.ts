@@ -32,6 +32,9 @@ vmctl exits with the guest's status: the exit code of its first process, or 128+
       helpValue: 'DIR',
     }),
     fresh: Flags.boolean({ description: "Drop the guest's saved state (its copy-on-write upper layer) before booting." }),
+    strict: Flags.boolean({
+      description: 'Stop on every guest syscall (pure PTRACE_SYSEMU) instead of letting the seccomp fast path run memory, futex and clock calls on the host.',
+    }),
     verbose: Flags.boolean({ char: 'v', description: 'Show every host command run and the kernel diagnostics (unimplemented syscalls, ...).' }),
   };
 

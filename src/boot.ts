@@ -24,6 +24,8 @@ export interface BootRequest {
   /** Drop the instance's saved state (its upper layer) before booting. */
   fresh?: boolean;
   verbose?: boolean;
+  /** Every guest syscall stops in the tracer: no seccomp fast path. */
+  strict?: boolean;
 }
 
 interface ResolvedPaths {
@@ -49,6 +51,7 @@ export function kernelBootOptions(config: GuestConfig, paths: ResolvedPaths, req
     stdio: interactive ? 'console' : 'stdio',
     rlimits: config.rlimits,
     verbose: req.verbose ?? false,
+    strict: req.strict ?? false,
   };
 }
 

@@ -26,6 +26,8 @@ export interface KernelBootOptions {
   stdio: 'console' | 'stdio';
   /** Resource limits applied to pid 1 (RLIMIT_NOFILE etc.), by lowercase name. */
   rlimits?: Record<string, number>;
+  /** Stop on every guest syscall (PTRACE_SYSEMU) instead of letting the seccomp fast path run some on the host. */
+  strict?: boolean;
   /** Print kernel diagnostics (unimplemented syscalls etc.) to stderr. */
   verbose?: boolean;
 }

@@ -140,6 +140,8 @@ function clearChildTid(k: Kernel, t: Task): void {
   if (t.proc.threads.size > 1 && !t.proc.exiting) {
     k.mem.writeU32(t.proc.mm.hostPid, addr, 0);
     futexWakeAddress(k, t.proc, addr, 1);
+    // With the seccomp fast path, futex waiters sleep in the host's futex.
+    if (k.platform.accelerated) k.platform.inject(t.hostTid, NR.futex, [addr, 1 /* FUTEX_WAKE */, 1]);
   }
 }
 

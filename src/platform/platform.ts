@@ -15,6 +15,8 @@ export interface GuestEventView {
 }
 
 export interface Platform {
+  /** Some syscalls run on the host with no stop (seccomp fast path); false: every syscall stops. */
+  readonly accelerated: boolean;
   /** Registers of the thread of the last event (valid for Syscall, Signal, Stopped). */
   readonly eventRegs: Regs;
   /** Wait for the next guest event; `deadlineMs` is CLOCK_MONOTONIC ms or -1. */

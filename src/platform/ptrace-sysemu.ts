@@ -9,8 +9,11 @@ const SIGCHLD = 17;
 const NR_CLONE = 56;
 
 /**
- * PTRACE_SYSEMU platform: every guest syscall stops, nothing runs on the
- * host unless the kernel injects it.
+ * The ptrace platform. Strict mode: PTRACE_SYSEMU, every guest syscall
+ * stops and nothing runs on the host unless the kernel injects it.
+ * Accelerated mode: a seccomp filter in every guest traces all syscalls
+ * but a few that only touch the guest's own address space, which run on
+ * the host with no stop (src/tracer/addon/seccomp_filter.c lists them).
  */
 export class PtraceSysemuPlatform implements Platform {
   readonly eventRegs: Regs;
@@ -26,12 +29,12 @@ export class PtraceSysemuPlatform implements Platform {
   readonly hostAuxv: ReadonlyMap<number, number>;
   readonly kernelHostPid = process.pid;
 
-  constructor(hostBuildDir: string) {
+  constructor(hostBuildDir: string, readonly accelerated = true) {
     this.addon = loadTracerAddon(hostBuildDir);
     this.eventRegs = new Regs(new Int32Array(REG_COUNT * 2));
     const stub = path.join(hostBuildDir, 'vmctl-stub');
     this.stubSyscallRip = readElfEntry(stub);
-    this.zygote = this.addon.init(stub, this.eventRegs.raw, this.event, this.aux);
+    this.zygote = this.addon.init(stub, this.eventRegs.raw, this.event, this.aux, accelerated);
     this.freshLayout = parseLayout(this.hostMaps(this.zygote));
     this.hostAuxv = readAuxv('/proc/self/auxv');
   }

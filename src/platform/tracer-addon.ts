@@ -3,7 +3,7 @@ import path from 'node:path';
 
 /** What the C addon (src/tracer/addon/napi.c) exports. */
 export interface TracerAddon {
-  init(stubPath: string, regs: Int32Array, event: Int32Array, aux: Int32Array): number;
+  init(stubPath: string, regs: Int32Array, event: Int32Array, aux: Int32Array, accelerated: boolean): number;
   wait(deadlineMs: number): number;
   idle(): void;
   resume(tid: number, regs: Int32Array | null, sig: number): number;

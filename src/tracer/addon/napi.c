@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,18 +109,23 @@ static int arg_bytes(napi_env env, napi_value v, void **data, size_t *len)
 	return 0;
 }
 
-/* init(stubPath, regs: Int32Array(54), event: Int32Array(6), aux: Int32Array(8)) -> zygote pid */
+/*
+ * init(stubPath, regs: Int32Array(54), event: Int32Array(6), aux: Int32Array(8),
+ *      accelerated: boolean) -> zygote pid
+ */
 static napi_value js_init(napi_env env, napi_callback_info info)
 {
-	napi_value argv[4];
+	napi_value argv[5];
 	char path[4096], err[512];
+	bool accel = false;
 	size_t len;
 	void *data;
 	pid_t zygote;
 	int i;
 
-	if (get_args(env, info, 4, argv) < 0)
+	if (get_args(env, info, 5, argv) < 0)
 		return NULL;
+	CHECK(env, napi_get_value_bool(env, argv[4], &accel));
 	CHECK(env, napi_get_value_string_utf8(env, argv[0], path, sizeof(path), &len));
 	if (arg_bytes(env, argv[1], &data, &len) < 0)
 		return NULL;
@@ -150,7 +156,7 @@ static napi_value js_init(napi_env env, napi_callback_info info)
 		napi_throw_error(env, NULL, err);
 		return NULL;
 	}
-	if (tracer_spawn_zygote(path, &zygote, err, sizeof(err)) < 0) {
+	if (tracer_spawn_zygote(path, accel, &zygote, err, sizeof(err)) < 0) {
 		napi_throw_error(env, NULL, err);
 		return NULL;
 	}

@@ -26,7 +26,17 @@
 
 #define TRACE_OPTIONS (PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL |	\
 		       PTRACE_O_TRACEEXEC | PTRACE_O_TRACEFORK |		\
-		       PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE)
+		       PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |		\
+		       PTRACE_O_TRACESECCOMP)
+
+#define SECCOMP_STOP (SIGTRAP | (PTRACE_EVENT_SECCOMP << 8))
+
+/*
+ * Accelerated mode: guests carry the seccomp filter and run with
+ * PTRACE_CONT, stopping only at PTRACE_EVENT_SECCOMP for the syscalls the
+ * filter traces. Strict mode: PTRACE_SYSEMU, every syscall stops.
+ */
+static int accelerated;
 
 #define SYSCALL_STOP (SIGTRAP | 0x80)
 
@@ -110,12 +120,90 @@ void tracer_set_stop(pid_t tid, enum stop_kind kind)
 static int kernel_cpu = -1;
 static cpu_set_t all_cpus;
 
+/*
+ * A pinned thread that starts computing would keep the kernel's CPU until
+ * its next syscall: a timer checks running pinned threads every few ms and
+ * gives the long runners every CPU at once.
+ */
+#define PLACEMENT_CHECK_NS (3 * 1000 * 1000)
+static timer_t placement_timer;
+static int placement_timer_ok;
+static int placement_timer_armed;
+static volatile sig_atomic_t placement_due;
+
+static void on_placement_timer(int sig)
+{
+	(void)sig;
+	placement_due = 1;
+}
+
 static long long now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int placement_timer_init(void)
+{
+	struct sigevent sev;
+	struct sigaction sa;
+	int sig = SIGRTMIN + 6;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_placement_timer;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;	/* no SA_RESTART: waitpid returns to check */
+	if (sigaction(sig, &sa, NULL) < 0)
+		return -errno;
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = sig;
+	sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+	if (timer_create(CLOCK_MONOTONIC, &sev, &placement_timer) < 0)
+		return -errno;
+	placement_timer_ok = 1;
+	return 0;
+}
+
+static void arm_placement_timer(void)
+{
+	struct itimerspec its;
+
+	if (!placement_timer_ok || placement_timer_armed)
+		return;
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_nsec = PLACEMENT_CHECK_NS;
+	if (timer_settime(placement_timer, 0, &its, NULL) == 0)
+		placement_timer_armed = 1;
+}
+
+/* Give every CPU to pinned threads that have run long without a syscall. */
+static void check_long_runners(void)
+{
+	long long now = now_ns();
+	int more = 0;
+	size_t i;
+
+	placement_due = 0;
+	placement_timer_armed = 0;
+	for (i = 0; i < STOP_TABLE_SIZE; i++) {
+		struct tracee *t = &stop_table[i];
+
+		if (t->tid <= 0 || t->kind != STOP_NONE || t->pinned == 0)
+			continue;
+		if (now - t->resumed_ns < COMPUTE_NS) {
+			more = 1;
+			continue;
+		}
+		if (sched_setaffinity(t->tid, sizeof(all_cpus), &all_cpus) == 0) {
+			t->pinned = 0;
+			t->short_runs = 0;
+		}
+	}
+	if (more)
+		arm_placement_timer();
 }
 
 int tracer_placement_init(void)
@@ -132,7 +220,7 @@ int tracer_placement_init(void)
 	/* this thread only: the rest of Node keeps every CPU */
 	if (sched_setaffinity(0, sizeof(one), &one) < 0)
 		return -errno;
-	return 0;
+	return placement_timer_init();
 }
 
 static void place_on_resume(struct tracee *t)
@@ -191,8 +279,8 @@ unsigned long tracer_round_trips(void)
  * first instruction, holding no host fd and in a session of its own so
  * that no terminal signal of the host ever reaches a guest.
  */
-int tracer_spawn_zygote(const char *stub_path, pid_t *zygote, char *err,
-			size_t errlen)
+int tracer_spawn_zygote(const char *stub_path, int accel, pid_t *zygote,
+			char *err, size_t errlen)
 {
 	int go[2], status;
 	pid_t pid;
@@ -222,10 +310,13 @@ int tracer_spawn_zygote(const char *stub_path, pid_t *zygote, char *err,
 			_exit(126);
 		if (syscall(SYS_close_range, 0U, ~0U, 0U) < 0)
 			_exit(126);
+		if (accel && install_guest_filter() < 0)
+			_exit(125);
 		execve(stub_path, argv, envp);
 		_exit(127);
 	}
 	close(go[0]);
+	accelerated = accel;
 	if (ptrace(PTRACE_SEIZE, pid, 0, TRACE_OPTIONS) < 0) {
 		snprintf(err, errlen,
 			 "ptrace(PTRACE_SEIZE) refused: %s (is vmctl itself running under strace or gdb, or does a security policy forbid ptrace?)",
@@ -291,6 +382,9 @@ static void classify_stop(pid_t tid, int status, struct tracer_event *ev,
 	if (sig == SYSCALL_STOP) {
 		ev->kind = EV_SYSCALL;
 		tracer_set_stop(tid, STOP_SYSEMU_ENTRY);
+	} else if ((status >> 8) == SECCOMP_STOP) {
+		ev->kind = EV_SYSCALL;
+		tracer_set_stop(tid, STOP_SECCOMP);
 	} else if ((status >> 16) != 0 || sig == SIGTRAP) {
 		/* PTRACE_EVENT_STOP and friends */
 		ev->kind = EV_STOPPED;
@@ -328,6 +422,9 @@ int tracer_wait(struct tracer_event *ev, struct user_regs_struct *regs)
 			ev->tid = 0;
 			return 0;
 		}
+		if (placement_due)
+			check_long_runners();
+		arm_placement_timer();
 		tid = waitpid(-1, &status, __WALL);
 		if (tid < 0) {
 			if (errno == EINTR)
@@ -362,13 +459,23 @@ int tracer_wait(struct tracer_event *ev, struct user_regs_struct *regs)
 
 int tracer_resume(pid_t tid, const struct user_regs_struct *regs, int sig)
 {
+	struct user_regs_struct r;
 	struct tracee *t;
 
+	t = tracee_get(tid);
+	if (regs && t->kind == STOP_SECCOMP) {
+		/*
+		 * The syscall was served by the guest kernel: the host must
+		 * skip it (nr -1 keeps rax, the result, as set: seccomp(2)).
+		 */
+		r = *regs;
+		r.orig_rax = (uint64_t)-1;
+		regs = &r;
+	}
 	if (regs && ptrace(PTRACE_SETREGS, tid, 0, regs) < 0)
 		return -errno;
-	t = tracee_get(tid);
 	place_on_resume(t);
-	if (ptrace(PTRACE_SYSEMU, tid, 0, (long)sig) < 0)
+	if (ptrace(accelerated ? PTRACE_CONT : PTRACE_SYSEMU, tid, 0, (long)sig) < 0)
 		return -errno;
 	t->kind = STOP_NONE;
 	return 0;
@@ -451,6 +558,15 @@ long tracer_inject(pid_t tid, uint64_t sys_rip, long nr, const uint64_t a[6],
 		*child = 0;
 	if (kind == STOP_NONE)
 		return -ESRCH;
+	if (kind == STOP_SECCOMP) {
+		/* the traced syscall must not run on the host: skip it first */
+		if (ptrace(PTRACE_GETREGS, tid, 0, &r) < 0)
+			return -errno;
+		r.orig_rax = (uint64_t)-1;
+		if (ptrace(PTRACE_SETREGS, tid, 0, &r) < 0)
+			return -errno;
+		kind = STOP_SYSEMU_ENTRY;
+	}
 	if (kind == STOP_SYSEMU_ENTRY) {
 		/*
 		 * The emulated syscall is already skipped; step through its

@@ -18,6 +18,7 @@ enum stop_kind {
 	STOP_NONE = 0,		/* running, or unknown */
 	STOP_SYSEMU_ENTRY,	/* at a PTRACE_SYSEMU syscall-entry stop */
 	STOP_SYSCALL_EXIT,	/* at a syscall-exit stop (after an injection) */
+	STOP_SECCOMP,		/* at a PTRACE_EVENT_SECCOMP stop (accelerated mode) */
 	STOP_OTHER,		/* event, group or signal-delivery stop */
 };
 
@@ -40,8 +41,8 @@ struct tracer_event {
 };
 
 /* ptrace_ops.c */
-int tracer_spawn_zygote(const char *stub_path, pid_t *zygote, char *err,
-			size_t errlen);
+int tracer_spawn_zygote(const char *stub_path, int accelerated, pid_t *zygote,
+			char *err, size_t errlen);
 int tracer_wait(struct tracer_event *ev, struct user_regs_struct *regs);
 int tracer_resume(pid_t tid, const struct user_regs_struct *regs, int sig);
 long tracer_inject(pid_t tid, uint64_t sys_rip, long nr, const uint64_t a[6],
@@ -50,6 +51,9 @@ void tracer_set_stop(pid_t tid, enum stop_kind kind);
 void tracer_forget(pid_t tid);
 unsigned long tracer_round_trips(void);
 int tracer_placement_init(void);
+
+/* seccomp_filter.c */
+int install_guest_filter(void);
 
 /* wakeup.c */
 int wakeup_init(int uv_fd, char *err, size_t errlen);
