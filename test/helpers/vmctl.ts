@@ -15,10 +15,17 @@ export interface VmctlRun {
   text: string;
 }
 
-export async function vmctl(args: string[], opts: { env?: Record<string, string>; timeout?: number } = {}): Promise<VmctlRun> {
+export interface VmctlOptions {
+  env?: Record<string, string>;
+  timeout?: number;
+  /** Text written to vmctl's stdin; without it stdin is /dev/null. */
+  input?: string;
+}
+
+export async function vmctl(args: string[], opts: VmctlOptions = {}): Promise<VmctlRun> {
   const result = await execa(process.execPath, [VMCTL_BIN, ...args], {
     reject: false,
-    stdin: 'ignore',
+    ...(opts.input === undefined ? { stdin: 'ignore' as const } : { input: opts.input }),
     env: opts.env,
     timeout: opts.timeout,
   });
