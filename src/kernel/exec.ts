@@ -9,7 +9,7 @@
  * old host process killed: a failed execve leaves the caller untouched.
  */
 import { Reg } from '../platform/regs.ts';
-import { AddressSpaceOps, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from './address-space.ts';
+import { AddressSpaceOps, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_WRITE } from './address-space.ts';
 import { E } from './errno.ts';
 import { ELF_HEAD_BYTES, elfProt, ET_DYN, isElf, loadSpan, pageDown, pageUp, parseElf, PT_INTERP, PT_LOAD,
   PT_PHDR, type ElfHeader } from './elf.ts';
@@ -17,7 +17,6 @@ import { writeU64 } from './guest-memory.ts';
 import { ioContext } from './io-context.ts';
 import type { Kernel } from './kernel.ts';
 import { lookupAt, openLocation, walkContext } from './lookup.ts';
-import { NR } from './syscall-names.ts';
 import { Task } from './task.ts';
 import { locInode, locPath, resolve, type Location } from './vfs/path-walk.ts';
 import { S_IFDIR, S_IFREG, type OpenFile, type Stat } from './vfs/types.ts';
@@ -374,4 +373,3 @@ function commitExec(k: Kernel, t: Task, hostPid: number, loc: Location, argv: st
   r.set(Reg.EFLAGS, 0x202);
 }
 
-export { NR };

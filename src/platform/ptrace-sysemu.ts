@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { ARG_REGS, Regs, REG_COUNT } from './regs.ts';
+import { Regs, REG_COUNT } from './regs.ts';
 import type { GuestEventView, Platform } from './platform.ts';
 import { loadTracerAddon, MemOp, SignalOp, type TracerAddon } from './tracer-addon.ts';
 
@@ -176,4 +176,3 @@ function readElfEntry(file: string): number {
   return Number(hdr.readBigUInt64LE(24));
 }
 
-export { ARG_REGS };
