@@ -164,8 +164,8 @@ static napi_value js_init(napi_env env, napi_callback_info info)
 	 * After the zygote: guests start with every CPU. Best effort: without
 	 * placement guests still run, only slower.
 	 */
-	if (!getenv("VMCTL_NO_PLACEMENT"))
-		(void)tracer_placement_init();
+	if (!getenv("VMCTL_NO_PLACEMENT") && tracer_placement_init() == 0)
+		(void)tracer_placement_pin(zygote);
 	return make_int(env, zygote);
 }
 

@@ -83,23 +83,19 @@ static int stop_lookup(pid_t tid)
 
 static struct tracee *tracee_get(pid_t tid)
 {
-	unsigned int i = slot_of(tid), n, free_slot = STOP_TABLE_SIZE;
+	unsigned int i = slot_of(tid), n;
 
 	for (n = 0; n < STOP_TABLE_SIZE; n++, i = (i + 1) % STOP_TABLE_SIZE) {
 		if (stop_table[i].tid == tid)
 			return &stop_table[i];
-		if (stop_table[i].tid == -1 && free_slot == STOP_TABLE_SIZE)
-			free_slot = i;
 		if (stop_table[i].tid == 0)
 			break;
 	}
-	if (free_slot == STOP_TABLE_SIZE)
-		free_slot = i;
-	memset(&stop_table[free_slot], 0, sizeof(stop_table[free_slot]));
-	stop_table[free_slot].tid = tid;
+	memset(&stop_table[i], 0, sizeof(stop_table[i]));
+	stop_table[i].tid = tid;
 	/* a new thread inherits its creator's affinity, whatever it was */
-	stop_table[free_slot].pinned = -1;
-	return &stop_table[free_slot];
+	stop_table[i].pinned = -1;
+	return &stop_table[i];
 }
 
 void tracer_set_stop(pid_t tid, enum stop_kind kind)
@@ -191,7 +187,7 @@ static void check_long_runners(void)
 	for (i = 0; i < STOP_TABLE_SIZE; i++) {
 		struct tracee *t = &stop_table[i];
 
-		if (t->tid <= 0 || t->kind != STOP_NONE || t->pinned == 0)
+		if (t->tid == 0 || t->kind != STOP_NONE || t->pinned == 0)
 			continue;
 		if (now - t->resumed_ns < COMPUTE_NS) {
 			more = 1;
@@ -204,6 +200,25 @@ static void check_long_runners(void)
 	}
 	if (more)
 		arm_placement_timer();
+}
+
+/*
+ * The zygote goes on the kernel's CPU: fresh processes inherit it, and the
+ * many stops that build a new image are then cheap. Long runners are moved
+ * off by the placement timer.
+ */
+int tracer_placement_pin(pid_t tid)
+{
+	cpu_set_t one;
+
+	if (kernel_cpu < 0)
+		return 0;
+	CPU_ZERO(&one);
+	CPU_SET(kernel_cpu, &one);
+	if (sched_setaffinity(tid, sizeof(one), &one) < 0)
+		return -errno;
+	tracee_get(tid)->pinned = 1;
+	return 0;
 }
 
 int tracer_placement_init(void)
@@ -254,19 +269,31 @@ static void place_on_stop(struct tracee *t)
 		t->pinned = 0;
 }
 
+/*
+ * Linear-probing deletion by backward shift (no tombstones): entries after
+ * the hole that would not be found across it move into it, so lookups stay
+ * short however many threads come and go.
+ */
 void tracer_forget(pid_t tid)
 {
-	unsigned int i = slot_of(tid), n;
+	struct tracee *t = tracee_find(tid);
+	unsigned int i, j, home;
 
-	for (n = 0; n < STOP_TABLE_SIZE; n++, i = (i + 1) % STOP_TABLE_SIZE) {
-		if (stop_table[i].tid == tid) {
-			/* a tombstone keeps later probes of the chain intact */
-			stop_table[i].tid = -1;
-			return;
-		}
-		if (stop_table[i].tid == 0)
-			return;
+	if (!t)
+		return;
+	i = (unsigned int)(t - stop_table);
+	j = i;
+	for (;;) {
+		j = (j + 1) % STOP_TABLE_SIZE;
+		if (stop_table[j].tid == 0)
+			break;
+		home = slot_of(stop_table[j].tid);
+		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+			continue;
+		stop_table[i] = stop_table[j];
+		i = j;
 	}
+	memset(&stop_table[i], 0, sizeof(stop_table[i]));
 }
 
 unsigned long tracer_round_trips(void)

@@ -51,6 +51,7 @@ void tracer_set_stop(pid_t tid, enum stop_kind kind);
 void tracer_forget(pid_t tid);
 unsigned long tracer_round_trips(void);
 int tracer_placement_init(void);
+int tracer_placement_pin(pid_t tid);
 
 /* seccomp_filter.c */
 int install_guest_filter(void);
