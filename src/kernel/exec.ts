@@ -9,7 +9,9 @@
  * old host process killed: a failed execve leaves the caller untouched.
  */
 import { Reg } from '../platform/regs.ts';
-import { AddressSpaceOps, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_WRITE } from './address-space.ts';
+import type { BatchCall } from '../platform/platform.ts';
+import { AddressSpaceOps, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE } from './address-space.ts';
+import { NR } from './syscall-names.ts';
 import { E } from './errno.ts';
 import { ELF_HEAD_BYTES, elfProt, ET_DYN, isElf, loadSpan, pageDown, pageUp, parseElf, PT_INTERP, PT_LOAD,
   PT_PHDR, type ElfHeader } from './elf.ts';
@@ -154,49 +156,81 @@ interface Mapped {
   end: number;
 }
 
-/** Map the PT_LOAD segments of `h` (file `f`) at `bias` in the fresh process. */
-function mapSegments(k: Kernel, as: AddressSpaceOps, hostPid: number, f: OpenFile, h: ElfHeader, bias: number,
-  scratch: number): Mapped | number {
-  const hostFd = f.ops.hostFd?.(f);
-  if (hostFd === undefined || hostFd < 0) return -E.EACCES;
-  const gfd = as.openKernelFile(hostFd, false, scratch);
-  if (gfd < 0) return gfd;
+/**
+ * The calls that build an image in a fresh process, made in one batch
+ * (Platform.batch): opening the kernel's files through /proc/KPID/fd,
+ * mapping segments, closing. A fresh process holds no fd, so the n-th
+ * open gets fd n-1: later calls can name it before the batch runs.
+ */
+class ImageBatch {
+  readonly calls: BatchCall[] = [];
+  /** bss tails to zero once mapped: [address, length] */
+  readonly zero: [number, number][] = [];
+  private strings: Buffer[] = [];
+  private stringBytes = 0;
+  private opens = 0;
+
+  constructor(private readonly kernelPid: number, private readonly scratchTop: number) {}
+
+  /** open(2) of the kernel's host fd; returns the fd the fresh process will get. */
+  open(kernelFd: number): number {
+    const path = Buffer.from(`/proc/${this.kernelPid}/fd/${kernelFd}\0`);
+    this.strings.push(path);
+    this.stringBytes += path.length;
+    this.calls.push({ nr: NR.open, args: [this.scratchTop - this.stringBytes, 0o2000000 /* O_CLOEXEC */, 0] });
+    return this.opens++;
+  }
+
+  mmap(addr: number, len: number, prot: number, flags: number, fd: number, off: number): void {
+    this.calls.push({ nr: NR.mmap, args: [addr, len, prot, flags, fd, off] });
+  }
+
+  close(fd: number): void {
+    this.calls.push({ nr: NR.close, args: [fd] });
+  }
+
+  /** The path strings, to be written just below `scratchTop`. */
+  stringBlock(): { addr: number; bytes: Buffer } {
+    const bytes = Buffer.concat([...this.strings].reverse());
+    return { addr: this.scratchTop - this.stringBytes, bytes };
+  }
+
+  /** Where the call table goes: below the strings, 64-byte aligned. */
+  tableAddr(): number {
+    return Math.floor((this.scratchTop - this.stringBytes - 64 * this.calls.length) / 64) * 64;
+  }
+}
+
+/** Queue the mapping of `h`'s PT_LOAD segments (file `fd` in the fresh process) at `bias`. */
+function mapSegments(b: ImageBatch, fd: number, h: ElfHeader, bias: number): Mapped {
   let end = 0;
   let phdr = 0;
-  try {
-    for (const ph of h.phdrs) {
-      if (ph.type === PT_PHDR) phdr = bias + ph.vaddr;
-      if (ph.type !== PT_LOAD) continue;
-      const prot = elfProt(ph.flags);
-      const start = bias + ph.vaddr;
-      const mapStart = pageDown(start);
-      const fileEnd = start + ph.filesz;
-      const memEnd = start + ph.memsz;
-      if (ph.filesz > 0) {
-        const len = pageUp(fileEnd) - mapStart;
-        const r = as.mmap(mapStart, len, prot | (ph.memsz > ph.filesz ? PROT_WRITE : 0), MAP_PRIVATE | MAP_FIXED, gfd,
-          ph.offset - (start - mapStart));
-        if (r < 0) return r;
-        // The tail of the last file page belongs to .bss: zero it.
-        if (ph.memsz > ph.filesz && fileEnd % 4096 !== 0) {
-          const zeros = Buffer.alloc(pageUp(fileEnd) - fileEnd);
-          if (k.mem.forceWrite(hostPid, fileEnd, zeros) < 0) return -E.EFAULT;
-        }
-        if (ph.memsz > ph.filesz && !(prot & PROT_WRITE)) as.mprotect(mapStart, len, prot);
-        if (ph.offset === 0 && !phdr) phdr = start + h.phoff;
-        else if (!phdr && h.phoff >= ph.offset && h.phoff < ph.offset + ph.filesz) phdr = start + (h.phoff - ph.offset);
-      }
-      const anonStart = ph.filesz > 0 ? pageUp(fileEnd) : mapStart;
-      if (pageUp(memEnd) > anonStart) {
-        const r = as.mmap(anonStart, pageUp(memEnd) - anonStart, prot, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0);
-        if (r < 0) return r;
-      }
-      end = Math.max(end, memEnd);
+  for (const ph of h.phdrs) {
+    if (ph.type === PT_PHDR) phdr = bias + ph.vaddr;
+    if (ph.type !== PT_LOAD) continue;
+    const prot = elfProt(ph.flags);
+    const start = bias + ph.vaddr;
+    const mapStart = pageDown(start);
+    const fileEnd = start + ph.filesz;
+    const memEnd = start + ph.memsz;
+    if (ph.filesz > 0) {
+      b.mmap(mapStart, pageUp(fileEnd) - mapStart, prot, MAP_PRIVATE | MAP_FIXED, fd, ph.offset - (start - mapStart));
+      // The tail of the last file page belongs to .bss: zeroed once mapped.
+      if (ph.memsz > ph.filesz && fileEnd % 4096 !== 0) b.zero.push([fileEnd, pageUp(fileEnd) - fileEnd]);
+      if (!phdr && h.phoff >= ph.offset && h.phoff < ph.offset + ph.filesz) phdr = start + (h.phoff - ph.offset);
     }
-  } finally {
-    as.close(gfd);
+    const anonStart = ph.filesz > 0 ? pageUp(fileEnd) : mapStart;
+    if (pageUp(memEnd) > anonStart) {
+      b.mmap(anonStart, pageUp(memEnd) - anonStart, prot, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0);
+    }
+    end = Math.max(end, memEnd);
   }
   return { bias, phdr, end };
+}
+
+function hostFdOf(f: OpenFile): number {
+  const fd = f.ops.hostFd?.(f);
+  return fd === undefined || fd < 0 ? -E.EACCES : fd;
 }
 
 function buildImage(k: Kernel, t: Task, prog: Program, argv: string[], envp: string[], execfn: string): Image | number {
@@ -211,7 +245,7 @@ function buildImage(k: Kernel, t: Task, prog: Program, argv: string[], envp: str
     if (typeof raw === 'number') return raw;
     const ipath = Buffer.from(raw).toString('latin1').replace(/\0.*$/s, '');
     const iloc = resolve(walkContext(k, t), t.proc.fs.root, ipath, { followLast: true });
-    if (typeof iloc === 'number') return iloc === -E.ENOENT ? -E.ENOENT : iloc;
+    if (typeof iloc === 'number') return iloc;
     const ip = openProgram(k, t, iloc);
     if (typeof ip === 'number') return ip;
     const ih = parseElf(ip.head);
@@ -221,42 +255,56 @@ function buildImage(k: Kernel, t: Task, prog: Program, argv: string[], envp: str
     }
     interp = { prog: ip, h: ih };
   }
+  const mainFd = hostFdOf(prog.file);
+  const interpFd = interp ? hostFdOf(interp.prog.file) : 0;
+  if (mainFd < 0 || interpFd < 0) {
+    if (interp) release(interp.prog.file);
+    return -E.EACCES;
+  }
 
   const layout = k.platform.freshLayout;
-  const hostPid = k.platform.spawnFresh();
-  const as = new AddressSpaceOps(k.platform, hostPid, k.platform.stubSyscallRip);
-  // Scratch for path strings: the top of the fresh stack, rewritten below.
-  const scratch = layout.stackEnd - 256;
-  const fail = (err: number) => {
-    k.platform.killHost(hostPid, 9);
-    if (interp) release(interp.prog.file);
-    return err;
-  };
-
+  const batch = new ImageBatch(k.platform.kernelHostPid, layout.stackEnd - 64);
   const bias = h.type === ET_DYN ? PIE_BASE - loadSpan(h).lo : 0;
-  const main = mapSegments(k, as, hostPid, prog.file, h, bias, scratch);
-  if (typeof main === 'number') return fail(main);
+  const main = mapSegments(batch, batch.open(mainFd), h, bias);
   let entry = bias + h.entry;
   let interpBase = 0;
   if (interp) {
     const span = loadSpan(interp.h);
     const ibias = INTERP_BASE - span.lo;
-    const im = mapSegments(k, as, hostPid, interp.prog.file, interp.h, ibias, scratch);
-    if (typeof im === 'number') return fail(im);
+    mapSegments(batch, batch.open(interpFd), interp.h, ibias);
     interpBase = ibias + span.lo;
     entry = ibias + interp.h.entry;
     release(interp.prog.file);
-    interp = undefined;
+  }
+  batch.close(0);
+  if (interp) batch.close(1);
+
+  const hostPid = k.platform.spawnFresh();
+  const fail = (err: number) => {
+    k.platform.killHost(hostPid, 9);
+    return err;
+  };
+  const strs = batch.stringBlock();
+  if (k.mem.write(hostPid, strs.addr, strs.bytes) < 0) return fail(-E.ENOMEM);
+  const results = k.platform.batch(hostPid, batch.calls, batch.tableAddr());
+  if (typeof results === 'number') return fail(results === -E.ESRCH ? -E.ENOMEM : results);
+  for (let i = 0; i < results.length; i++) {
+    const c = batch.calls[i]!, r = results[i]!;
+    if (c.nr === NR.open && r < 0) return fail(r);
+    if (c.nr === NR.mmap && r !== c.args[0]) return fail(r < 0 ? (r === -E.ENODEV ? -E.EACCES : r) : -E.ENOMEM);
+  }
+  for (const [addr, len] of batch.zero) {
+    if (k.mem.forceWrite(hostPid, addr, Buffer.alloc(len)) < 0) return fail(-E.EFAULT);
   }
   const stack = buildStack(k, t, layout.stackEnd, argv, envp, execfn, {
     phdr: main.phdr, phnum: h.phnum, entry: bias + h.entry, base: interpBase,
   });
   if (k.mem.write(hostPid, stack.sp, stack.bytes) < 0) return fail(-E.E2BIG);
+  const as = new AddressSpaceOps(k.platform, hostPid, k.platform.stubSyscallRip);
   const r = as.munmap(k.platform.stubStart, k.platform.stubEnd - k.platform.stubStart);
   if (r < 0) return fail(r);
-  const brk = pageUp(main.end);
   return {
-    hostPid, entry, sp: stack.sp, brk,
+    hostPid, entry, sp: stack.sp, brk: pageUp(main.end),
     argStart: stack.argStart, argEnd: stack.argEnd, envStart: stack.envStart, envEnd: stack.envEnd,
   };
 }

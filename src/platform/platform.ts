@@ -14,6 +14,12 @@ export interface GuestEventView {
   d: number;
 }
 
+/** One host syscall of a batch. */
+export interface BatchCall {
+  nr: number;
+  args: readonly number[];
+}
+
 export interface Platform {
   /** Some syscalls run on the host with no stop (seccomp fast path); false: every syscall stops. */
   readonly accelerated: boolean;
@@ -34,6 +40,13 @@ export interface Platform {
   lastChild(): number;
   /** A fresh host process, forked from the zygote, stopped, holding only the stub. */
   spawnFresh(): number;
+  /**
+   * In a fresh process (the stub still mapped), make every call of `calls`
+   * in one round trip through the stub's batch runner; the call table is
+   * written to guest memory at `table`. Returns each call's result, or
+   * -errno if the batch could not run.
+   */
+  batch(hostTid: number, calls: readonly BatchCall[], table: number): number[] | number;
   /** The stub's `syscall` instruction and its mapping, in a fresh process. */
   readonly stubSyscallRip: number;
   readonly stubStart: number;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Regs, REG_COUNT } from './regs.ts';
-import type { GuestEventView, Platform } from './platform.ts';
+import type { BatchCall, GuestEventView, Platform } from './platform.ts';
 import { loadTracerAddon, MemOp, SignalOp, type TracerAddon } from './tracer-addon.ts';
 
 const CLONE_PARENT = 0x00008000;
@@ -66,6 +66,20 @@ export class PtraceSysemuPlatform implements Platform {
   inject(hostTid: number, nr: number, args: readonly number[], sysRip = 0): number {
     return this.addon.inject(hostTid, sysRip, nr, args[0] ?? 0, args[1] ?? 0, args[2] ?? 0,
       args[3] ?? 0, args[4] ?? 0, args[5] ?? 0);
+  }
+
+  batch(hostTid: number, calls: readonly BatchCall[], table: number): number[] | number {
+    const b = Buffer.alloc(64 * calls.length);
+    calls.forEach((c, i) => {
+      b.writeBigInt64LE(BigInt(c.nr), 64 * i);
+      for (let a = 0; a < 6; a++) b.writeBigInt64LE(BigInt(c.args[a] ?? 0), 64 * i + 8 + 8 * a);
+    });
+    if (this.writeMem(hostTid, table, b, 0, b.length) !== b.length) return -14; // EFAULT
+    // the runner sits 16 bytes after the stub's single syscall (stub.S)
+    const r = this.addon.batch(hostTid, this.stubSyscallRip + 16, table, calls.length);
+    if (r < 0) return r;
+    if (this.readMem(hostTid, table, b, 0, b.length) !== b.length) return -14;
+    return calls.map((_, i) => Number(b.readBigInt64LE(64 * i + 56)));
   }
 
   lastChild(): number {

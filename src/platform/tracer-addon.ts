@@ -9,6 +9,7 @@ export interface TracerAddon {
   resume(tid: number, regs: Int32Array | null, sig: number): number;
   inject(tid: number, sysRip: number, nr: number, a0: number, a1: number, a2: number,
     a3: number, a4: number, a5: number): number;
+  batch(tid: number, batchRip: number, table: number, count: number): number;
   getRegs(tid: number, regs: Int32Array): number;
   setRegs(tid: number, regs: Int32Array): number;
   getFpRegs(tid: number, buf: Uint8Array): number;

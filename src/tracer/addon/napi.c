@@ -244,6 +244,20 @@ static napi_value js_inject(napi_env env, napi_callback_info info)
 	return make_int(env, ret);
 }
 
+/* batch(tid, batchRip, table, count) -> 0 | -errno */
+static napi_value js_batch(napi_env env, napi_callback_info info)
+{
+	napi_value argv[4];
+	uint64_t rip, table, count;
+	int32_t tid;
+
+	if (get_args(env, info, 4, argv) < 0 || arg_i32(env, argv[0], &tid) < 0 ||
+	    arg_u64(env, argv[1], &rip) < 0 || arg_u64(env, argv[2], &table) < 0 ||
+	    arg_u64(env, argv[3], &count) < 0)
+		return NULL;
+	return make_int(env, tracer_batch(tid, rip, table, (long)count));
+}
+
 static napi_value regs_op(napi_env env, napi_callback_info info, int req)
 {
 	napi_value argv[2];
@@ -437,6 +451,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
 		{ "idle", js_idle },
 		{ "resume", js_resume },
 		{ "inject", js_inject },
+		{ "batch", js_batch },
 		{ "getRegs", js_get_regs },
 		{ "setRegs", js_set_regs },
 		{ "getFpRegs", js_get_fpregs },

@@ -633,3 +633,49 @@ long tracer_inject(pid_t tid, uint64_t sys_rip, long nr, const uint64_t a[6],
 		return -errno;
 	return (long)r.rax;
 }
+
+/*
+ * Run the stub's batch runner in fresh process @tid: @table (in the
+ * tracee) holds @count entries the caller wrote; the results land in the
+ * table. One resume and one stop for the whole list in strict mode; in
+ * accelerated mode the filter still stops the traced calls on the way.
+ */
+int tracer_batch(pid_t tid, uint64_t batch_rip, uint64_t table, long count)
+{
+	struct user_regs_struct r;
+	siginfo_t si;
+	int status, sig;
+
+	if (stop_lookup(tid) == STOP_NONE)
+		return -ESRCH;
+	if (ptrace(PTRACE_GETREGS, tid, 0, &r) < 0)
+		return -errno;
+	r.rip = batch_rip;
+	r.rdi = table;
+	r.rsi = (uint64_t)count;
+	r.orig_rax = (uint64_t)-1;
+	if (ptrace(PTRACE_SETREGS, tid, 0, &r) < 0)
+		return -errno;
+	sig = 0;
+	for (;;) {
+		if (ptrace(PTRACE_CONT, tid, 0, (long)sig) < 0)
+			return -errno;
+		if (waitpid(tid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		round_trips++;
+		sig = 0;
+		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			tracer_forget(tid);
+			return -ESRCH;
+		}
+		if (WSTOPSIG(status) != SIGTRAP || (status >> 16) != 0)
+			continue;	/* seccomp stops: let the call run */
+		if (ptrace(PTRACE_GETSIGINFO, tid, 0, &si) == 0 && si.si_code == SI_KERNEL)
+			break;		/* the int3 at the end */
+	}
+	tracer_set_stop(tid, STOP_OTHER);
+	return 0;
+}

@@ -47,6 +47,7 @@ int tracer_wait(struct tracer_event *ev, struct user_regs_struct *regs);
 int tracer_resume(pid_t tid, const struct user_regs_struct *regs, int sig);
 long tracer_inject(pid_t tid, uint64_t sys_rip, long nr, const uint64_t a[6],
 		   pid_t *child);
+int tracer_batch(pid_t tid, uint64_t batch_rip, uint64_t table, long count);
 void tracer_set_stop(pid_t tid, enum stop_kind kind);
 void tracer_forget(pid_t tid);
 unsigned long tracer_round_trips(void);
