@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { bootGuest } from '../src/boot.ts';
 import { VmctlCommand } from '../src/cli/vmctl-command.ts';
+import { DEFAULT_STRACE_SIZE, expandBareStrace } from '../src/kernel/trace/options.ts';
 
 export default class Boot extends VmctlCommand {
   static override summary = 'Boot a guest: an interactive shell on the console, or one command with --exec.';
@@ -8,17 +9,25 @@ export default class Boot extends VmctlCommand {
   static override description = `Boots a guest under vmctl's own kernel: every guest process is a host process stopped at each system call (PTRACE_SYSEMU) and served by the guest kernel.
 GUEST is a name from guest-configs/ (default: busybox) or the path of a guest config file. The host side is built first if needed (see build-host), and the busybox root filesystem is assembled on first use into $XDG_CACHE_HOME/vmctl/rootfs/.
 The guest's / is its root filesystem, read-only, under a copy-on-write upper layer kept in $XDG_STATE_HOME/vmctl/<guest>/<rootfs>/upper, so a boot sees what the previous one wrote.
-vmctl exits with the guest's status: the exit code of its first process, or 128+N when a signal N killed it.`;
+vmctl exits with the guest's status: the exit code of its first process, or 128+N when a signal N killed it.
+With --kernel (or "kernel" in the guest config) a User-Mode Linux kernel boots instead, on the same config and root filesystem: an ext4 image of it with a copy-on-write file in the guest's state directory (or hostfs over a copy with --hostfs), the console on the terminal, pinned to one CPU.`;
 
   static override examples = [
     { description: 'Boot the default busybox guest into an interactive shell', command: '<%= config.bin %> <%= command.id %>' },
     { description: 'Run one command in the guest and exit with its status', command: `<%= config.bin %> <%= command.id %> --exec 'uname -a; ls /'` },
     { description: 'Boot a directory holding a static x86_64 userland', command: '<%= config.bin %> <%= command.id %> --rootfs ./my-root' },
     { description: 'Boot a guest from a config file, dropping its saved files first', command: '<%= config.bin %> <%= command.id %> ./my-guest.json --fresh' },
+    { description: 'Trace the file syscalls of a command', command: `<%= config.bin %> <%= command.id %> --strace=file --exec 'cat /etc/hostname'` },
+    { description: 'Trace every syscall of an interactive guest into a file, as JSON lines', command: '<%= config.bin %> <%= command.id %> --strace --strace-file trace.jsonl --strace-format json' },
+    { description: 'Make opening anything under /etc fail with ENOENT', command: `<%= config.bin %> <%= command.id %> --inject 'openat:ENOENT:path=/etc/*' --exec 'cat /etc/hostname'` },
+    { description: 'Count syscalls and guest-kernel time', command: `<%= config.bin %> <%= command.id %> --stats --exec 'ls -R /usr > /dev/null'` },
+    { description: "Run a command on Debian's User-Mode Linux kernel instead", command: `<%= config.bin %> <%= command.id %> --kernel uml --exec 'uname -r'` },
+    { description: 'Debug your own UML build in gdb', command: '<%= config.bin %> <%= command.id %> --kernel ~/linux/linux --gdb' },
   ];
 
   static override args = {
-    guest: Args.string({ description: 'Guest name from guest-configs/ or path of a guest config file.', default: 'busybox' }),
+    // ignoreStdin: oclif otherwise reads a missing argument from a piped stdin, which is the guest's.
+    guest: Args.string({ description: 'Guest name from guest-configs/ or path of a guest config file.', default: 'busybox', ignoreStdin: true }),
   };
 
   static override flags = {
@@ -36,11 +45,59 @@ vmctl exits with the guest's status: the exit code of its first process, or 128+
       description: 'Stop on every guest syscall (pure PTRACE_SYSEMU) instead of letting the seccomp fast path run memory, futex and clock calls on the host.',
     }),
     verbose: Flags.boolean({ char: 'v', description: 'Show every host command run and the kernel diagnostics (unimplemented syscalls, ...).' }),
+    strace: Flags.string({
+      description: 'Print every guest syscall, decoded, with its result and time (strace style); --strace=LIST traces only ' +
+        'those named: syscalls and classes file, process, signal, memory, network, desc, comma separated, !NAME to leave one out.',
+      helpValue: 'SYSCALLS',
+    }),
+    'strace-file': Flags.string({ description: 'Write the --strace output to FILE instead of stderr.', helpValue: 'FILE' }),
+    'strace-format': Flags.string({ description: 'Format of the --strace output: text lines, or JSON lines.', options: ['text', 'json'] }),
+    'strace-size': Flags.integer({
+      description: `Bytes of a buffer or string --strace shows before cutting it (default ${DEFAULT_STRACE_SIZE}).`,
+      helpValue: 'N',
+      min: 0,
+    }),
+    inject: Flags.string({
+      description: 'Make chosen syscalls fail, return or wait (repeatable): SYSCALL:ERRNO or SYSCALL:delay=DURATION or ' +
+        'SYSCALL:retval=N, with :path=GLOB, :pid=N, :comm=NAME, :nth=N (only the Nth matching call), :nth=N+ (the Nth ' +
+        'and later), :prob=P. Example: openat:ENOENT:path=/etc/*',
+      helpValue: 'SPEC',
+      multiple: true,
+      multipleNonGreedy: true,
+    }),
+    'inject-seed': Flags.integer({ description: 'Seed of the PRNG behind --inject prob=: the same seed repeats a run.', helpValue: 'N' }),
+    stats: Flags.boolean({ description: 'At exit, print per-syscall counts, errors and guest-kernel time, and the host round trips.' }),
+    kernel: Flags.string({
+      description: 'Boot a User-Mode Linux kernel instead of vmctl\'s own: "uml" for Debian\'s /usr/bin/linux.uml (installed with apt-get ' +
+        'when missing and run as root), or the path of a UML binary (`make ARCH=um` builds ./linux). Same guest configs and root filesystems.',
+      helpValue: 'uml|PATH',
+    }),
+    mem: Flags.string({ description: 'UML only: the guest\'s memory, UML\'s mem= (default 256M).', helpValue: 'SIZE' }),
+    append: Flags.string({
+      description: 'UML only: extra kernel arguments (repeatable), e.g. --append \'slub_debug=FZ\'.',
+      helpValue: 'ARGS',
+      multiple: true,
+      multipleNonGreedy: true,
+    }),
+    gdb: Flags.boolean({ description: 'UML only: load the kernel in gdb, its SIGSEGV/SIGUSR1/SIGIO/SIGALRM handling set up; `run` boots it.' }),
+    hostfs: Flags.boolean({
+      description: 'UML only: root on hostfs over a private copy of the root filesystem, instead of an ext4 image (ubd) with a copy-on-write file.',
+    }),
+    cpu: Flags.string({
+      description: 'UML only: the host CPU to pin UML to (default: the last one vmctl may use), or "all" to leave it unpinned.',
+      helpValue: 'N|all',
+    }),
   };
 
   async run(): Promise<void> {
-    const { args, flags } = await this.parse(Boot);
-    const status = await bootGuest({ guest: args.guest, ...flags });
+    // `--strace` also stands alone (every syscall): oclif's string flags always take a value.
+    const valueFlags = new Set(Object.entries(Boot.flags).filter(([, f]) => f.type === 'option')
+      .flatMap(([name, f]) => [`--${name}`, ...(f.char ? [`-${f.char}`] : [])]));
+    const { args, flags } = await this.parse(Boot, expandBareStrace(this.argv, valueFlags));
+    const { strace, 'strace-file': straceFile, 'strace-format': straceFormat, 'strace-size': straceSize, inject,
+      'inject-seed': injectSeed, stats, ...rest } = flags;
+    const trace = { strace, straceFile, straceFormat, straceSize, inject, injectSeed, stats };
+    const status = await bootGuest({ guest: args.guest, ...rest, trace });
     this.exit(status);
   }
 }

@@ -5,16 +5,18 @@
  * the guest's exit status.
  */
 import { resolve } from 'node:path';
-import { VmctlError } from './errors.ts';
+import { ExitCode, VmctlError } from './errors.ts';
 import type { GuestConfig } from './guest/config.ts';
 import { loadGuestConfig } from './guest/locate.ts';
 import { guestState, prepareGuestState } from './guest/state.ts';
 import { progress } from './host-command.ts';
 import { ensureHostBuilt } from './host/build.ts';
 import type { KernelBootOptions, KernelExitStatus } from './kernel/boot-options.ts';
+import { TraceOptionError, traceOptionsFrom, type TraceRequest } from './kernel/trace/options.ts';
 import { materializeRootfs, type RootfsSource, validateRootfsDir } from './rootfs/resolve.ts';
+import { bootUml, rejectUmlOnlyFlags, type UmlFlags } from './uml/boot.ts';
 
-export interface BootRequest {
+export interface BootRequest extends UmlFlags {
   /** Guest name from guest-configs/ or a config file path; the default guest when absent. */
   guest?: string;
   /** Run `/bin/sh -c exec` on the host's stdio instead of the config's init on the console. */
@@ -26,6 +28,8 @@ export interface BootRequest {
   verbose?: boolean;
   /** Every guest syscall stops in the tracer: no seccomp fast path. */
   strict?: boolean;
+  /** --strace, --inject, --stats as given on the command line. */
+  trace?: TraceRequest;
 }
 
 interface ResolvedPaths {
@@ -60,6 +64,15 @@ export async function bootGuest(req: BootRequest): Promise<KernelExitStatus> {
   const source: RootfsSource = req.rootfs ? { kind: 'directory', path: resolve(req.rootfs) } : config.rootfs;
   // A wrong --rootfs is the user's typo: say so before spending time on a build.
   if (source.kind === 'directory') await validateRootfsDir(source.path);
+  // A User-Mode Linux kernel boots its own way (src/uml/): no host build, no tracer, no TypeScript kernel.
+  const umlKernel = req.kernel ?? config.kernel;
+  if (umlKernel !== undefined && Object.values(req.trace ?? {}).some((v) => v !== undefined)) {
+    throw new VmctlError('--strace, --inject and --stats work on vmctl\'s own kernel; a UML guest (--kernel) is traced ' +
+      'from inside (strace in the guest) or with --gdb.', ExitCode.usage);
+  }
+  if (umlKernel !== undefined) return bootUml(config, umlKernel, req);
+  rejectUmlOnlyFlags(req);
+  const trace = parseTraceRequest(req.trace);
 
   const host = await ensureHostBuilt({ quiet: true, verbose: req.verbose });
   const lowerRoot = await materializeRootfs(source, { verbose: req.verbose });
@@ -67,6 +80,11 @@ export async function bootGuest(req: BootRequest): Promise<KernelExitStatus> {
   await prepareGuestState(state, lowerRoot, req.fresh ?? false);
 
   const opts = kernelBootOptions(config, { lowerRoot, upperRoot: state.upper, hostBuildDir: host.dir }, req);
+  if (trace) {
+    opts.trace = trace;
+    // A traced or injected syscall must stop in the kernel: the seccomp fast path would hide it.
+    if (trace.strict) opts.strict = true;
+  }
   if (req.verbose) {
     progress(`booting guest "${config.name}": root ${lowerRoot}, upper ${state.upper}`);
     progress(`  pid 1: ${opts.argv.join(' ')} (stdio: ${opts.stdio})`);
@@ -84,5 +102,15 @@ export async function bootGuest(req: BootRequest): Promise<KernelExitStatus> {
         (req.verbose ? 'The stack trace is above.' : 'Run again with --verbose for its stack trace.'),
       1,
     );
+  }
+}
+
+/** The kernel's --strace/--inject/--stats options; a bad value is the user's to fix (exit 2). */
+function parseTraceRequest(req: TraceRequest | undefined) {
+  try {
+    return traceOptionsFrom(req);
+  } catch (error) {
+    if (error instanceof TraceOptionError) throw new VmctlError(error.message, ExitCode.usage);
+    throw error;
   }
 }

@@ -12,7 +12,10 @@
  *   "hostname": "vmctl",                optional; default "vmctl"
  *   "cwd": "/",                         optional; absolute guest path, default "/"
  *   "uid": 0, "gid": 0,                 optional; default 0 (root of the guest)
- *   "rlimits": {"nofile": 1024}         optional; lowercase RLIMIT_* names, non-negative integers
+ *   "rlimits": {"nofile": 1024},        optional; lowercase RLIMIT_* names, non-negative integers
+ *   "kernel": "uml"                     optional; boot a User-Mode Linux kernel instead of vmctl's
+ *                                       own: "uml" (Debian's linux.uml) or the path of a UML binary
+ *                                       (relative paths are relative to the config file)
  * }
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
@@ -30,6 +33,8 @@ export interface GuestConfig {
   uid: number;
   gid: number;
   rlimits: Record<string, number>;
+  /** A User-Mode Linux kernel to boot instead of vmctl's own: "uml" or an absolute host path (src/uml/). */
+  kernel?: string;
 }
 
 /** The RLIMIT_* resources Linux has, by the lowercase name configs use. */
@@ -38,7 +43,7 @@ export const RLIMIT_NAMES = [
   'memlock', 'as', 'locks', 'sigpending', 'msgqueue', 'nice', 'rtprio', 'rttime',
 ] as const;
 
-const FIELDS = ['name', 'description', 'rootfs', 'init', 'env', 'hostname', 'cwd', 'uid', 'gid', 'rlimits'];
+const FIELDS = ['name', 'description', 'rootfs', 'init', 'env', 'hostname', 'cwd', 'uid', 'gid', 'rlimits', 'kernel'];
 const REQUIRED = ['name', 'rootfs', 'init'];
 /** Linux's HOST_NAME_MAX. */
 const HOST_NAME_MAX = 64;
@@ -120,6 +125,16 @@ function checkRootfs(c: FieldChecker, value: string, configFile: string): Rootfs
   return { kind: 'directory', path: isAbsolute(value) ? value : resolve(dirname(configFile), value) };
 }
 
+function checkKernel(c: FieldChecker, json: Json, configFile: string): { kernel?: string } {
+  if (json.kernel === undefined) return {};
+  const value = json.kernel;
+  if (typeof value !== 'string' || value.trim() === '') {
+    c.fail('kernel', 'must be "uml" (Debian\'s /usr/bin/linux.uml) or the path of a User-Mode Linux kernel binary (a `make ARCH=um` build)');
+  }
+  if (value === 'uml') return { kernel: value };
+  return { kernel: isAbsolute(value) ? value : resolve(dirname(configFile), value) };
+}
+
 /**
  * Validates parsed JSON as a guest config. `display` is how the file is
  * named in messages; `configFile` anchors relative rootfs paths.
@@ -153,5 +168,6 @@ export function validateGuestConfig(json: unknown, display: string, configFile: 
     uid: c.id('uid'),
     gid: c.id('gid'),
     rlimits: checkRlimits(c),
+    ...checkKernel(c, obj, configFile),
   };
 }

@@ -3,6 +3,8 @@
  * The CLI resolves configs, root filesystems and state directories; the
  * kernel only consumes the result.
  */
+import type { TraceOptions } from './trace/options.ts';
+
 export interface KernelBootOptions {
   /** Host directory holding the guest's root filesystem; used read-only. */
   lowerRoot: string;
@@ -30,6 +32,8 @@ export interface KernelBootOptions {
   strict?: boolean;
   /** Print kernel diagnostics (unimplemented syscalls etc.) to stderr. */
   verbose?: boolean;
+  /** --strace, --inject, --stats (src/kernel/trace/); absent: no observer is installed. */
+  trace?: TraceOptions;
 }
 
 /** Exit status the host sees: the init process's exit code, or 128+N when killed by signal N. */

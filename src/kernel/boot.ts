@@ -28,6 +28,7 @@ import { Process, Task, TaskState } from './task.ts';
 import { mountKernelFilesystems } from './filesystems.ts';
 import { resolve } from './vfs/path-walk.ts';
 import { OpenFile } from './vfs/types.ts';
+import { installTracing } from './trace/install.ts';
 
 export const syscallTable = () => buildTable([
   fsIoSyscalls, fsMetaSyscalls, fsDirSyscalls, pollSyscalls, processSyscalls, memorySyscalls,
@@ -37,7 +38,9 @@ export const syscallTable = () => buildTable([
 /** Boots the guest kernel and runs until its init process exits. */
 export async function bootKernel(opts: KernelBootOptions): Promise<KernelExitStatus> {
   const platform = new PtraceSysemuPlatform(opts.hostBuildDir, !opts.strict);
-  const k = new Kernel(platform, { table: syscallTable(), deliverSignals, forceSignal, hostThreadDied });
+  const table = syscallTable();
+  const k = new Kernel(platform, { table, deliverSignals, forceSignal, hostThreadDied });
+  const tracing = installTracing(k, table, opts.trace);
   k.hostname = opts.hostname;
   k.verbose = opts.verbose ?? false;
   k.initUnkillable = opts.stdio === 'console';
@@ -72,6 +75,7 @@ export async function bootKernel(opts: KernelBootOptions): Promise<KernelExitSta
   const r = execProgram(k, t, { path: opts.argv[0]!, argv: opts.argv, envp: opts.env, dirfd: AT_FDCWD, follow: true });
   if (r < 0) {
     console.restore();
+    tracing?.close();
     throw new Error(`cannot run ${opts.argv[0]} as init: ${errnoName(r)}${r === -E.ENOENT ? ' (no such file in the guest root)' : ''}`);
   }
   t.state = TaskState.InKernel;
@@ -81,5 +85,6 @@ export async function bootKernel(opts: KernelBootOptions): Promise<KernelExitSta
   } finally {
     console.restore();
     k.shutdown(0);
+    tracing?.close();
   }
 }
