@@ -3,10 +3,14 @@
  * strategy): explicit, so no glob or manifest step stands between a new
  * command file and a working CLI under tsx.
  */
+import Bench from './bench.ts';
 import Boot from './boot.ts';
 import BuildHost from './build-host.ts';
+import HostVm from './host-vm.ts';
 
 export const COMMANDS = {
+  bench: Bench,
   boot: Boot,
   'build-host': BuildHost,
+  'host-vm': HostVm,
 };
