@@ -7,7 +7,7 @@
  * and unpacked with `dpkg -x`, neither of which needs root.
  */
 import { createHash } from 'node:crypto';
-import { access, chmod, copyFile, mkdir, mkdtemp, readdir, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { access, chmod, copyFile, mkdir, mkdtemp, readdir, readFile, realpath, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { ExitCode, VmctlError } from '../errors.ts';
 import { progress, runHostCommand } from '../host-command.ts';
@@ -81,6 +81,48 @@ async function aptCandidateVersion(opts: Options): Promise<string> {
       `apt does not know the ${DEBIAN_PACKAGE} package yet: run \`sudo apt-get update\` and boot again ` +
         `(or install ${DEBIAN_PACKAGE}, whose static /bin/busybox vmctl then reuses).`,
     );
+  }
+  return version;
+}
+
+/** Where apt keeps its package lists: the candidate version changes only when they do. */
+const APT_LISTS = '/var/lib/apt/lists';
+
+/** The newest modification time among apt's package lists (0 when unreadable). */
+async function aptListsStamp(): Promise<number> {
+  try {
+    let newest = (await stat(APT_LISTS)).mtimeMs;
+    for (const name of await readdir(APT_LISTS)) {
+      if (name.endsWith('Packages') || name.endsWith('Packages.lz4') || name.endsWith('Packages.xz')) {
+        newest = Math.max(newest, (await stat(join(APT_LISTS, name))).mtimeMs);
+      }
+    }
+    return newest;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * aptCandidateVersion() takes about a second (apt-cache reads every list),
+ * which every boot would pay: its answer is kept beside the assembled roots
+ * and reused while apt's package lists are unchanged.
+ */
+async function cachedAptCandidateVersion(opts: Options): Promise<string> {
+  const file = join(cacheDir(), 'rootfs', 'apt-candidate.json');
+  const stamp = await aptListsStamp();
+  try {
+    const saved = JSON.parse(await readFile(file, 'utf8')) as { stamp?: unknown; version?: unknown };
+    if (stamp > 0 && saved.stamp === stamp && typeof saved.version === 'string') return saved.version;
+  } catch {
+    // no answer kept yet, or an unreadable one: ask apt
+  }
+  const version = await aptCandidateVersion(opts);
+  try {
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, JSON.stringify({ stamp: await aptListsStamp(), version }));
+  } catch {
+    // a read-only cache only costs the next boot the same second
   }
   return version;
 }
@@ -169,7 +211,7 @@ async function exists(path: string): Promise<boolean> {
  */
 export async function ensureBusyboxRootfs(opts: Options = {}): Promise<string> {
   const hostBusybox = await findHostStaticBusybox();
-  const version = hostBusybox ? await bannerVersion(hostBusybox, opts) : await aptCandidateVersion(opts);
+  const version = hostBusybox ? await bannerVersion(hostBusybox, opts) : await cachedAptCandidateVersion(opts);
   const rootfsDir = join(cacheDir(), 'rootfs');
   const target = join(rootfsDir, `busybox-${versionForPath(version)}-${layoutHash()}`);
   if (await exists(join(target, 'bin/busybox'))) return target;
