@@ -309,6 +309,12 @@ export class Kernel {
     if (t.state === TaskState.Dead) return;
     if (!this.parts.deliverSignals(this, t)) return;
     if ((t.state as TaskState) === TaskState.Dead || (t.state as TaskState) === TaskState.Stopped) return;
+    if (this.frozen) {
+      // the whole guest is frozen (vmctl ctl stop): held here until thaw()
+      t.state = TaskState.Stopped;
+      this.heldByFreeze.add(t);
+      return;
+    }
     const r = this.platform.resume(t.hostTid, t.regs, 0);
     if (r < 0) {
       // ESRCH: the host thread died under us (killed with its group).
@@ -317,6 +323,41 @@ export class Kernel {
     }
     t.state = TaskState.Running;
     this.running++;
+  }
+
+  // ----- freezing the whole guest (like UML's mconsole stop/go) -----
+
+  private frozen = false;
+  private readonly heldByFreeze = new Set<Task>();
+
+  get isFrozen(): boolean {
+    return this.frozen;
+  }
+
+  /**
+   * Freeze every guest thread: running ones are brought into the kernel
+   * and held at their return to user mode; parked ones stay parked and
+   * are held when they wake. Timers and I/O still run in the kernel.
+   */
+  freeze(): void {
+    if (this.frozen) return;
+    this.frozen = true;
+    for (const t of this.tasks.values()) if (t.state === TaskState.Running) this.interruptRunning(t);
+    this.kick();
+  }
+
+  /** Let every held thread run again. */
+  thaw(): void {
+    if (!this.frozen) return;
+    this.frozen = false;
+    const held = [...this.heldByFreeze];
+    this.heldByFreeze.clear();
+    for (const t of held) {
+      if (t.state !== TaskState.Stopped || t.proc.stopped) continue;
+      t.state = TaskState.InKernel;
+      this.returnToUser(t);
+    }
+    this.kick();
   }
 
   // ----- the loop -----
