@@ -12,6 +12,7 @@ import { dirname, join, relative } from 'node:path';
 import { ExitCode, VmctlError } from '../errors.ts';
 import { progress, runHostCommand } from '../host-command.ts';
 import { aptErrorLines, aptGetUpdate, aptSandboxOptions, hasAptGet, isRoot } from '../host/apt.ts';
+import { pathExists } from '../path-exists.ts';
 import { cacheDir } from '../paths.ts';
 import { BUSYBOX_DIRS, BUSYBOX_FILES } from './busybox-files.ts';
 import { isStaticX86_64, readElfInfo } from './elf.ts';
@@ -194,14 +195,6 @@ async function populateRoot(root: string, busyboxBinary: string, opts: Options):
   progress(`  ${applets} applet links`);
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Returns the host directory of the busybox root filesystem, assembling it
@@ -214,7 +207,7 @@ export async function ensureBusyboxRootfs(opts: Options = {}): Promise<string> {
   const version = hostBusybox ? await bannerVersion(hostBusybox, opts) : await cachedAptCandidateVersion(opts);
   const rootfsDir = join(cacheDir(), 'rootfs');
   const target = join(rootfsDir, `busybox-${versionForPath(version)}-${layoutHash()}`);
-  if (await exists(join(target, 'bin/busybox'))) return target;
+  if (await pathExists(join(target, 'bin/busybox'))) return target;
 
   progress(`assembling busybox root filesystem in ${target}…`);
   await mkdir(rootfsDir, { recursive: true });
@@ -234,7 +227,7 @@ export async function ensureBusyboxRootfs(opts: Options = {}): Promise<string> {
     } catch (error) {
       // Another vmctl finished the same root first: theirs is as good as ours.
       const code = (error as NodeJS.ErrnoException).code;
-      if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || !(await exists(join(target, 'bin/busybox')))) throw error;
+      if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || !(await pathExists(join(target, 'bin/busybox')))) throw error;
     }
   } finally {
     await rm(work, { recursive: true, force: true });

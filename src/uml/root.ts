@@ -22,6 +22,7 @@ import { basename, join } from 'node:path';
 import { ExitCode, VmctlError } from '../errors.ts';
 import { progress, runHostCommand } from '../host-command.ts';
 import { aptInstall, hasAptGet, isRoot } from '../host/apt.ts';
+import { pathExists } from '../path-exists.ts';
 import { cacheDir } from '../paths.ts';
 
 export type UmlRootMode = 'ubd' | 'hostfs';
@@ -45,14 +46,6 @@ const BLOCK = 4096;
 const MIN_IMAGE_BYTES = 1024 * MIB;
 const FREE_BYTES = 512 * MIB;
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * UML takes these paths on its kernel command line, which it splits at
@@ -134,7 +127,7 @@ export async function ensureRootImage(lowerRoot: string, opts: Options = {}): Pr
   const tree = await summarizeTree(lowerRoot);
   const dir = join(cacheDir(), 'uml');
   const image = join(dir, `${basename(lowerRoot) || 'root'}-${tree.fingerprint}.ext4`);
-  if (await exists(image)) return image;
+  if (await pathExists(image)) return image;
 
   const mke2fs = await findMke2fs(opts);
   await mkdir(dir, { recursive: true });
@@ -173,7 +166,7 @@ async function prepareUbdRoot(lowerRoot: string, umlState: string, opts: Options
   const note = join(umlState, 'root.cow.image');
   const previous = (await readFile(note, 'utf8').catch(() => '')).trim();
   if (previous !== image) {
-    if (previous !== '' && (await exists(cow))) {
+    if (previous !== '' && (await pathExists(cow))) {
       progress(`the root filesystem changed since this guest's last UML boot: its copy-on-write file starts fresh (was over ${previous})`);
     }
     await rm(cow, { force: true });
@@ -190,7 +183,7 @@ async function prepareUbdRoot(lowerRoot: string, umlState: string, opts: Options
 /** hostfs on a private copy of the root, made once per instance with `cp -a`. */
 async function prepareHostfsRoot(lowerRoot: string, umlState: string, opts: Options): Promise<UmlRoot> {
   const copy = checkKernelArgPath(join(umlState, 'hostfs-root'), 'UML hostfs root');
-  if (!(await exists(copy))) {
+  if (!(await pathExists(copy))) {
     progress(`copying ${lowerRoot} to ${copy} for the hostfs root…`);
     const work = `${copy}.copying-${process.pid}`;
     await rm(work, { recursive: true, force: true });

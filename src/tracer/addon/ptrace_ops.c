@@ -61,17 +61,22 @@ static unsigned int slot_of(pid_t tid)
 	return h % STOP_TABLE_SIZE;
 }
 
-static struct tracee *tracee_find(pid_t tid)
+/* The slot holding @tid, or the empty slot where it would go. */
+static unsigned int tracee_slot(pid_t tid)
 {
 	unsigned int i = slot_of(tid), n;
 
-	for (n = 0; n < STOP_TABLE_SIZE; n++, i = (i + 1) % STOP_TABLE_SIZE) {
-		if (stop_table[i].tid == tid)
-			return &stop_table[i];
-		if (stop_table[i].tid == 0)
+	for (n = 0; n < STOP_TABLE_SIZE; n++, i = (i + 1) % STOP_TABLE_SIZE)
+		if (stop_table[i].tid == tid || stop_table[i].tid == 0)
 			break;
-	}
-	return NULL;
+	return i;
+}
+
+static struct tracee *tracee_find(pid_t tid)
+{
+	struct tracee *t = &stop_table[tracee_slot(tid)];
+
+	return t->tid == tid ? t : NULL;
 }
 
 static int stop_lookup(pid_t tid)
@@ -83,19 +88,15 @@ static int stop_lookup(pid_t tid)
 
 static struct tracee *tracee_get(pid_t tid)
 {
-	unsigned int i = slot_of(tid), n;
+	struct tracee *t = &stop_table[tracee_slot(tid)];
 
-	for (n = 0; n < STOP_TABLE_SIZE; n++, i = (i + 1) % STOP_TABLE_SIZE) {
-		if (stop_table[i].tid == tid)
-			return &stop_table[i];
-		if (stop_table[i].tid == 0)
-			break;
+	if (t->tid != tid) {
+		memset(t, 0, sizeof(*t));
+		t->tid = tid;
+		/* a new thread inherits its creator's affinity, whatever it was */
+		t->pinned = -1;
 	}
-	memset(&stop_table[i], 0, sizeof(stop_table[i]));
-	stop_table[i].tid = tid;
-	/* a new thread inherits its creator's affinity, whatever it was */
-	stop_table[i].pinned = -1;
-	return &stop_table[i];
+	return t;
 }
 
 void tracer_set_stop(pid_t tid, enum stop_kind kind)
