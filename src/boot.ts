@@ -4,11 +4,12 @@
  * and the instance's state, then hands everything to the kernel and returns
  * the guest's exit status.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ExitCode, VmctlError } from './errors.ts';
 import type { GuestConfig } from './guest/config.ts';
 import { loadGuestConfig } from './guest/locate.ts';
 import { guestState, prepareGuestState } from './guest/state.ts';
+import { CONTROL_SOCKET_NAME } from './kernel/control/protocol.ts';
 import { progress } from './host-command.ts';
 import { ensureHostBuilt } from './host/build.ts';
 import type { KernelBootOptions, KernelExitStatus } from './kernel/boot-options.ts';
@@ -80,6 +81,7 @@ export async function bootGuest(req: BootRequest): Promise<KernelExitStatus> {
   await prepareGuestState(state, lowerRoot, req.fresh ?? false);
 
   const opts = kernelBootOptions(config, { lowerRoot, upperRoot: state.upper, hostBuildDir: host.dir }, req);
+  opts.controlSocket = join(state.dir, CONTROL_SOCKET_NAME);
   if (trace) {
     opts.trace = trace;
     // A traced or injected syscall must stop in the kernel: the seccomp fast path would hide it.

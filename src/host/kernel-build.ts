@@ -210,9 +210,13 @@ async function patchedSources(sources: KernelSources, patches: string, opts: Ker
       progress(`applying ${relative(process.cwd(), patch).startsWith('..') ? patch : relative(process.cwd(), patch)}`);
       const result = await runHostCommand('patch', ['-p1', '--forward', '--batch', '-d', temp, '-i', patch], { verbose: opts.verbose });
       if (result.exitCode !== 0) {
+        const output = result.all.trim().split('\n');
+        const hint = /Reversed \(or previously applied\) patch detected/.test(result.all)
+          ? 'These sources seem to carry the series already: pass a tree without it.'
+          : `The series is made for Debian's ${DEBIAN_SOURCE_PACKAGE}; for other sources, rebase it (see host-patch/README.md).`;
         throw buildError(
-          `${basename(patch)} does not apply to ${sources.description}:\n${result.all.trim()}\n` +
-            `The series is made for Debian's ${DEBIAN_SOURCE_PACKAGE}; for other sources, rebase it (see host-patch/README.md).`,
+          `${basename(patch)} does not apply to ${sources.description}:\n${output.slice(0, 25).join('\n')}` +
+            `${output.length > 25 ? '\n…' : ''}\n${hint}`,
         );
       }
     }
@@ -281,7 +285,6 @@ async function expectedLines(configKey: string): Promise<number | undefined> {
 export async function buildHostKernel(opts: KernelBuildOptions = {}): Promise<KernelBuildOutcome> {
   const verbose = opts.verbose ?? false;
   const started = Date.now();
-  await ensureBuildTools(verbose);
   const sources = opts.kernelSrc ? await directorySources(opts.kernelSrc, verbose) : await debianSources(verbose);
   const [patches, config] = [await patchHash(), await configHash()];
   const key = kernelKey(sources.kernelVersion, sources.id, patches, config);
@@ -294,6 +297,7 @@ export async function buildHostKernel(opts: KernelBuildOptions = {}): Promise<Ke
       return { kernel: cached, built: false };
     }
   }
+  await ensureBuildTools(verbose);
   progress(`building a patched host kernel: ${sources.description} (Linux ${sources.kernelVersion}), series ${patches}, config ${config}`);
   const unpackStart = Date.now();
   const src = await patchedSources(sources, patches, opts);

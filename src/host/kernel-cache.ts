@@ -34,12 +34,22 @@ function shortHash(hash: ReturnType<typeof createHash>): string {
   return hash.digest('hex').slice(0, 10);
 }
 
-/** A hash of the series: the patch names and their contents, in order. */
+/**
+ * The changes a patch makes: from its first `diff --git` to the end, without
+ * the signature git format-patch ends it with. A commit message reworded
+ * builds the same kernel, so it does not count.
+ */
+export function patchChanges(text: string): string {
+  const start = text.search(/^diff --git /m);
+  return (start < 0 ? text : text.slice(start)).replace(/^-- \n[\s\S]*$/m, '');
+}
+
+/** A hash of the series: the changes of its patches, in order. */
 export async function patchHash(): Promise<string> {
   const hash = createHash('sha256');
   for (const patch of await seriesPatches()) {
-    hash.update(`\0${patch.slice(hostPatchDir.length + 1)}\0`);
-    hash.update(await readFile(patch));
+    hash.update('\0');
+    hash.update(patchChanges(await readFile(patch, 'utf8')));
   }
   return shortHash(hash);
 }

@@ -34,6 +34,8 @@ export interface KernelBootOptions {
   verbose?: boolean;
   /** --strace, --inject, --stats (src/kernel/trace/); absent: no observer is installed. */
   trace?: TraceOptions;
+  /** Unix socket path of the control socket (`vmctl ctl`, src/kernel/control/); absent: none. */
+  controlSocket?: string;
 }
 
 /** Exit status the host sees: the init process's exit code, or 128+N when killed by signal N. */

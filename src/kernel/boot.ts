@@ -29,6 +29,7 @@ import { mountKernelFilesystems } from './filesystems.ts';
 import { resolve } from './vfs/path-walk.ts';
 import { OpenFile } from './vfs/types.ts';
 import { installTracing } from './trace/install.ts';
+import { startControlServer } from './control/server.ts';
 
 export const syscallTable = () => buildTable([
   fsIoSyscalls, fsMetaSyscalls, fsDirSyscalls, pollSyscalls, processSyscalls, memorySyscalls,
@@ -78,6 +79,7 @@ export async function bootKernel(opts: KernelBootOptions): Promise<KernelExitSta
     tracing?.close();
     throw new Error(`cannot run ${opts.argv[0]} as init: ${errnoName(r)}${r === -E.ENOENT ? ' (no such file in the guest root)' : ''}`);
   }
+  const control = opts.controlSocket ? await startControlServer(k, table, opts.controlSocket) : undefined;
   t.state = TaskState.InKernel;
   k.returnToUser(t);
   try {
@@ -85,6 +87,7 @@ export async function bootKernel(opts: KernelBootOptions): Promise<KernelExitSta
   } finally {
     console.restore();
     k.shutdown(0);
+    control?.close();
     tracing?.close();
   }
 }

@@ -593,6 +593,7 @@ static double bench_classic(pid_t pid, struct user_regs_struct *regs, int n)
 	double start = now_us();
 	int i;
 
+	/* An even number of answers: back at a getppid stop. */
 	for (i = 0; i < n; i++)
 		answer_classic(pid, regs, 0, i % 2 ? SYS_getppid : SYS_write);
 	return (now_us() - start) / n;
@@ -620,35 +621,71 @@ static void pin(pid_t pid, int cpu)
 	ASSERT_OK(sched_setaffinity(pid, sizeof(set), &set));
 }
 
+static int compare_doubles(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+#define BENCH_ROUNDS	9
+#define BENCH_CALLS	250
+
+/*
+ * The median over BENCH_ROUNDS rounds of the cost of one emulated system
+ * call, each way, the two ways taking turns so that a change in the load
+ * of the machine weighs on both.
+ */
+static void bench_both(pid_t pid, struct user_regs_struct *regs,
+		       double *classic, double *rt)
+{
+	double c[BENCH_ROUNDS], r[BENCH_ROUNDS];
+	int i;
+
+	for (i = 0; i < BENCH_ROUNDS; i++) {
+		if (i % 2) {
+			r[i] = bench_roundtrip(pid, regs, BENCH_CALLS);
+			c[i] = bench_classic(pid, regs, BENCH_CALLS);
+		} else {
+			c[i] = bench_classic(pid, regs, BENCH_CALLS);
+			if (!helper_present)
+				continue;
+			r[i] = bench_roundtrip(pid, regs, BENCH_CALLS);
+		}
+	}
+	qsort(c, BENCH_ROUNDS, sizeof(c[0]), compare_doubles);
+	qsort(r, BENCH_ROUNDS, sizeof(r[0]), compare_doubles);
+	*classic = c[BENCH_ROUNDS / 2];
+	*rt = r[BENCH_ROUNDS / 2];
+}
+
 /*
  * Not a check but a measurement: the cost of one emulated system call with
- * the four classic requests and with the round trip, tracer and tracee
- * unpinned, then both pinned to one CPU.
+ * the four classic requests (PTRACE_SETREGS, PTRACE_SYSEMU, waitpid,
+ * PTRACE_GETREGS) and with the round trip, tracer and tracee unpinned, then
+ * both pinned to one CPU.
  */
 TEST(rt_benchmark)
 {
 	struct user_regs_struct regs;
 	double classic, rt, classic_pinned, rt_pinned;
-	int n = 2000;
 	pid_t pid;
 
 	pid = start_sysemu_tracee(body_echo, &regs);
-	classic = bench_classic(pid, &regs, n);
 	if (!helper_present) {
-		printf("# classic SETREGS+SYSEMU+waitpid+GETREGS: %.2f us per system call\n",
+		classic = bench_classic(pid, &regs, BENCH_ROUNDS * BENCH_CALLS);
+		printf("# classic requests: %.2f us per emulated system call\n",
 		       classic);
 		end_tracee(pid);
-		SKIP("the helper is absent; classic requests measured only");
+		SKIP("the helper is absent: classic requests measured only");
 	}
-	/* An even number of classic answers: back at a getppid. */
-	rt = bench_roundtrip(pid, &regs, n);
+	bench_both(pid, &regs, &classic, &rt);
 	pin(0, 0);
 	pin(pid, 0);
-	classic_pinned = bench_classic(pid, &regs, n);
-	rt_pinned = bench_roundtrip(pid, &regs, n);
-	printf("# per emulated system call, %d each: classic %.2f us, round trip %.2f us (%.2fx); pinned to one CPU: classic %.2f us, round trip %.2f us (%.2fx)\n",
-	       n, classic, rt, classic / rt, classic_pinned, rt_pinned,
-	       classic_pinned / rt_pinned);
+	bench_both(pid, &regs, &classic_pinned, &rt_pinned);
+	printf("# per emulated system call, median of %d rounds of %d: classic %.2f us, round trip %.2f us (%.2fx); both pinned to one CPU: classic %.2f us, round trip %.2f us (%.2fx)\n",
+	       BENCH_ROUNDS, BENCH_CALLS, classic, rt, classic / rt,
+	       classic_pinned, rt_pinned, classic_pinned / rt_pinned);
 	end_tracee(pid);
 }
 

@@ -1,0 +1,48 @@
+import { Args, Flags } from '@oclif/core';
+import { VmctlCommand } from '../src/cli/vmctl-command.ts';
+import { control } from '../src/control/client.ts';
+import { formatResult } from '../src/control/format.ts';
+import { VmctlError, ExitCode } from '../src/errors.ts';
+import { CONTROL_COMMANDS, HALT_STATUS } from '../src/kernel/control/protocol.ts';
+
+export default class Ctl extends VmctlCommand {
+  static override summary = "Control a running guest through its control socket (like UML's mconsole).";
+
+  static override description = `Every guest vmctl boots listens on a Unix socket in its state directory (<state>/<guest>/<rootfs>/control.sock). GUEST is a guest name (as given to boot) or the path of a socket or state directory.
+Commands:
+  ps                 guest threads: pid, tid, host tid, state, the syscall each is in or parked in, command
+  stack PID          registers and the top 16 words of the user stack of a guest process or thread
+  stop | go          freeze / thaw the whole guest
+  halt               end the guest now: every process is killed and vmctl boot exits with ${HALT_STATUS} (128+SIGKILL)
+  kill PID SIG       send a signal (TERM, SIGKILL, 9, ...) to a guest process
+  strace on|off|SYSCALLS   start (all, or the named syscalls and classes) or stop tracing to vmctl boot's stderr
+  stats              syscall counts and host round trips so far`;
+
+  static override examples = [
+    { description: 'What the busybox guest is doing', command: '<%= config.bin %> <%= command.id %> busybox ps' },
+    { description: 'Freeze it, look at pid 1, let it go', command: '<%= config.bin %> <%= command.id %> busybox stop && <%= config.bin %> <%= command.id %> busybox stack 1 && <%= config.bin %> <%= command.id %> busybox go' },
+    { description: 'Trace its file syscalls for a while', command: '<%= config.bin %> <%= command.id %> busybox strace file' },
+  ];
+
+  static override strict = false;
+
+  static override args = {
+    guest: Args.string({ description: 'Guest name, or path of its control socket or state directory.', required: true, ignoreStdin: true }),
+    command: Args.string({ description: `One of: ${CONTROL_COMMANDS.filter((c) => c !== 'info').join(', ')}.`, required: true, ignoreStdin: true }),
+  };
+
+  static override flags = {
+    json: Flags.boolean({ description: 'Print the reply as JSON.' }),
+  };
+
+  async run(): Promise<void> {
+    const { args, argv, flags } = await this.parse(Ctl);
+    const rest = (argv as string[]).slice(2);
+    if (!(CONTROL_COMMANDS as readonly string[]).includes(args.command)) {
+      throw new VmctlError(`unknown command "${args.command}"; known: ${CONTROL_COMMANDS.filter((c) => c !== 'info').join(', ')}`,
+        ExitCode.usage);
+    }
+    const result = await control(args.guest, args.command, rest);
+    this.log(flags.json ? JSON.stringify(result, null, 2) : formatResult(args.command, result));
+  }
+}
