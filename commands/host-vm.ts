@@ -6,7 +6,7 @@ export default class HostVm extends VmctlCommand {
   static override summary = 'Boot a host kernel in QEMU on the host\'s own root and run one command in it.';
 
   static override description = `Boots a host kernel in QEMU: by default the one \`vmctl build-host --kernel\` built with the vmctl helper patch, so the helper can be tried and tested without installing a kernel.
-The guest's / is the host's /, read-only over 9p: every program and file of the host is there at the same path. Its /tmp is a writable scratch directory (a temporary directory on the host, removed afterwards, which hides the host's /tmp), /run and /dev/shm are tmpfs. The command runs as root in the current directory, with HOME, LANG and TERM from the host, by /bin/sh -c with its words joined by spaces (as ssh does).
+The guest's / is the host's /, read-only over 9p: every program and file of the host is there at the same path. Its /tmp, /run and /dev/shm are writable tmpfs of its own (hiding the host's). The command runs as root in the current directory (/ when that is under the host's /tmp), with HOME, LANG and TERM from the host, by /bin/sh -c with its words joined by spaces (as ssh does).
 KVM is used when it works, TCG emulation otherwise; one line says which. The command's stdout and stderr stream to vmctl's, and vmctl exits with its status. When the VM ends without running it to the end, vmctl prints the last lines of the guest's console and exits with 3.`;
 
   static override examples = [

@@ -2,9 +2,10 @@
  * `vmctl host-vm -- CMD`: boots a host kernel (by default the patched one
  * `vmctl build-host --kernel` built) in QEMU and runs one command in it, the
  * way virtme-ng does: the host's / is the guest's root, read-only over 9p,
- * so every program and file of the host is there at the same path; the
- * guest's /tmp is a writable scratch directory, a second 9p share of a
- * temporary directory on the host, removed afterwards.
+ * so every program and file of the host is there at the same path; /tmp,
+ * /run and /dev/shm are the guest's own tmpfs. A second 9p share, of a
+ * temporary directory on the host, carries the command in and its status
+ * out (the guest's /run/vmctl).
  *
  * The command's stdout and stderr come out on two serial ports of their own
  * (ttyS1, ttyS2), which QEMU connects to two Unix sockets vmctl listens on
@@ -50,8 +51,8 @@ export interface HostVmOptions {
 
 export const DEFAULT_MEMORY = '2G';
 const CONSOLE_TAIL_LINES = 30;
-/** Control files, in the scratch directory (the guest's /tmp). */
-const CONTROL_DIR = '.vmctl-host-vm';
+/** The scratch share in the guest: the command in, its status out. */
+const GUEST_CONTROL_DIR = '/run/vmctl';
 
 function hostError(message: string): VmctlError {
   return new VmctlError(message, ExitCode.host);
@@ -137,7 +138,7 @@ async function chooseAccel(forced: Accel | undefined): Promise<Accel> {
 
 /** The guest's /sbin/init for this run: mounts, runs the command, records its status, resets. */
 export function guestInit(): string {
-  const ctl = `/tmp/${CONTROL_DIR}`;
+  const ctl = GUEST_CONTROL_DIR;
   return `#!/bin/sh
 # vmctl host-vm: the guest's init. Everything else comes from the host's /.
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -145,11 +146,12 @@ export PATH
 say() { echo "vmctl host-vm init: $*" >/dev/console; }
 mount -t proc proc /proc || say 'mounting /proc failed'
 mount -t sysfs sysfs /sys || say 'mounting /sys failed'
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 vmctlscratch /tmp || say 'mounting the scratch /tmp failed'
-mkdir -p /dev/pts /dev/shm
+mount -t tmpfs tmpfs /tmp || say 'mounting /tmp failed'
+mount -t tmpfs tmpfs /run || say 'mounting /run failed'
+mkdir -p /dev/pts /dev/shm ${ctl}
 mount -t devpts devpts /dev/pts || say 'mounting /dev/pts failed'
 mount -t tmpfs tmpfs /dev/shm || say 'mounting /dev/shm failed'
-mount -t tmpfs tmpfs /run || say 'mounting /run failed'
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 vmctlscratch ${ctl} || say 'mounting ${ctl} failed'
 cat /proc/uptime > ${ctl}/started
 stty -F /dev/ttyS1 -onlcr 2>/dev/null
 stty -F /dev/ttyS2 -onlcr 2>/dev/null
@@ -328,13 +330,13 @@ export async function runHostVm(opts: HostVmOptions): Promise<number> {
 
   const dir = await mkdtemp(join(tmpdir(), 'vmctl-host-vm-'));
   try {
-    const ctl = join(dir, 'scratch', CONTROL_DIR);
+    const ctl = join(dir, 'scratch');
     await mkdir(ctl, { recursive: true });
     const init = join(dir, 'init');
     await writeFile(init, guestInit());
     await chmod(init, 0o755);
     await writeFile(join(ctl, 'cmd'), guestCommand(opts.command, process.cwd()));
-    if (verbose) progress(`host-vm: kernel ${kernel}, ${cpus} CPUs, ${memory}, scratch ${join(dir, 'scratch')}`);
+    if (verbose) progress(`host-vm: kernel ${kernel}, ${cpus} CPUs, ${memory}, control files in ${ctl}`);
 
     const stdout = await serialSink(join(dir, 'stdout.sock'), process.stdout);
     const stderr = await serialSink(join(dir, 'stderr.sock'), process.stderr);
@@ -362,7 +364,7 @@ export async function runHostVm(opts: HostVmOptions): Promise<number> {
     }
     if (status !== undefined && /^\d+\s*$/.test(status)) return Number(status.trim());
 
-    const console = lastLines((await readText(join(dir, 'console.log'))) ?? '', CONSOLE_TAIL_LINES);
+    const consoleTail = lastLines((await readText(join(dir, 'console.log'))) ?? '', CONSOLE_TAIL_LINES);
     const why = qemu.timedOut
       ? `it was still running after --timeout ${opts.timeout} s and was killed`
       : qemu.exitCode === 0
@@ -370,7 +372,7 @@ export async function runHostVm(opts: HostVmOptions): Promise<number> {
         : `QEMU exited with status ${qemu.exitCode ?? 'unknown'}`;
     throw hostError(
       `the VM did not run the command to its end: ${why}.\n` +
-        (console ? `Last lines of the guest console:\n${console}\n` : 'The guest console is empty: the kernel did not start.\n') +
+        (consoleTail ? `Last lines of the guest console:\n${consoleTail}\n` : 'The guest console is empty: the kernel did not start.\n') +
         (qemu.stderrTail.trim() && qemu.exitCode !== 0 ? `QEMU said:\n${lastLines(qemu.stderrTail, 10)}\n` : '') +
         'Run with --verbose to see the QEMU command line and the whole console; a kernel of your own needs virtio PCI, ' +
         '9p over virtio, a serial console and devtmpfs built in (host-patch/qemu.config has them).',

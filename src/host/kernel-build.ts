@@ -12,7 +12,7 @@
  * nothing changed is instant, and changing any of them builds anew, reusing
  * the patched sources and the object files where it can.
  */
-import { access, copyFile, mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, copyFile, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { ExitCode, VmctlError } from '../errors.ts';
@@ -201,8 +201,11 @@ async function patchedSources(sources: KernelSources, patches: string, opts: Ker
       // Not there, or interrupted: made again below.
     }
   }
+  // A build killed while unpacking leaves 1.5 GB behind: clear them all.
+  for (const name of await readdir(kernelCacheDir()).catch(() => [] as string[])) {
+    if (name.startsWith(`${basename(dir)}.tmp-`)) await rm(join(kernelCacheDir(), name), { recursive: true, force: true });
+  }
   const temp = `${dir}.tmp-${process.pid}`;
-  await rm(temp, { recursive: true, force: true });
   await mkdir(temp, { recursive: true });
   try {
     await sources.unpack(temp, opts.verbose ?? false);

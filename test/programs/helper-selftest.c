@@ -43,6 +43,8 @@
 #define TMPFS_MAGIC			0x01021994
 #endif
 
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
 #define KSFT_PASS	0
 #define KSFT_FAIL	1
 #define KSFT_SKIP	4
@@ -417,7 +419,7 @@ static bool has_mapping(pid_t pid, unsigned long start, unsigned long end,
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	snprintf(want, sizeof(want), "%lx-%lx %s ", start, end, perms);
 	maps = fopen(path, "re");
-	ASSERT_TRUE(maps != NULL);
+	ASSERT_TRUE(maps);
 	while (fgets(line, sizeof(line), maps))
 		if (strncmp(line, want, strlen(want)) == 0)
 			found = true;
@@ -435,7 +437,7 @@ static bool is_mapped(pid_t pid, unsigned long addr)
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	maps = fopen(path, "re");
-	ASSERT_TRUE(maps != NULL);
+	ASSERT_TRUE(maps);
 	while (fgets(line, sizeof(line), maps))
 		if (sscanf(line, "%lx-%lx", &start, &end) == 2 &&
 		    addr >= start && addr < end)
@@ -683,8 +685,11 @@ TEST(rt_benchmark)
 	pin(0, 0);
 	pin(pid, 0);
 	bench_both(pid, &regs, &classic_pinned, &rt_pinned);
-	printf("# per emulated system call, median of %d rounds of %d: classic %.2f us, round trip %.2f us (%.2fx); both pinned to one CPU: classic %.2f us, round trip %.2f us (%.2fx)\n",
-	       BENCH_ROUNDS, BENCH_CALLS, classic, rt, classic / rt,
+	printf("# per emulated system call, median of %d rounds of %d: ",
+	       BENCH_ROUNDS, BENCH_CALLS);
+	printf("classic %.2f us, round trip %.2f us (%.2fx); ",
+	       classic, rt, classic / rt);
+	printf("both pinned to one CPU: classic %.2f us, round trip %.2f us (%.2fx)\n",
 	       classic_pinned, rt_pinned, classic_pinned / rt_pinned);
 	end_tracee(pid);
 }
@@ -768,10 +773,10 @@ TEST(rt_rejects_bad_arguments)
 	struct ptrace_vmctl_roundtrip rt;
 	struct user_regs_struct regs;
 	pid_t pid = start_sysemu_tracee(body_echo, &regs);
-	const __u32 sizes[] = { 0, sizeof(regs) - 8, sizeof(regs) + 8 };
+	static const __u32 sizes[] = { 0, sizeof(regs) - 8, sizeof(regs) + 8 };
 	unsigned int i;
 
-	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		rt = (struct ptrace_vmctl_roundtrip){
 			.regs = (uintptr_t)&regs, .regs_size = sizes[i] };
 		ASSERT_REJECTS(EINVAL,
@@ -880,7 +885,7 @@ TEST(mm_writes_shared_file)
 {
 	struct ptrace_vmctl_mm_op ops[2];
 	struct user_regs_struct regs;
-	const char text[] = "written in the tracee";
+	static const char text[] = "written in the tracee";
 	char back[sizeof(text)];
 	pid_t pid;
 	int fd;
@@ -1249,7 +1254,7 @@ static const struct test tests[] = {
 	T(mm_rejects_bad_operations),
 };
 
-#define NR_TESTS (sizeof(tests) / sizeof(tests[0]))
+#define NR_TESTS ARRAY_SIZE(tests)
 
 /*
  * Asks the kernel: a request with no argument on a tracee in a SYSEMU stop
