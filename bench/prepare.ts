@@ -175,12 +175,17 @@ export interface Setup {
 
 export async function prepare(log: Log, verbose: boolean): Promise<Setup> {
   const tools = await ensureTools(log, verbose);
+  return { tools, ws: await prepareRoot(log, verbose) };
+}
+
+/** The programs built and this run's root assembled, without the other runners. */
+export async function prepareRoot(log: Log, verbose: boolean): Promise<Workspace> {
   await buildPrograms(log, verbose);
   const ws = workspace();
   await rm(ws.dir, { recursive: true, force: true });
   await mkdir(ws.stateDir, { recursive: true });
   await assembleRoot(ws, log, verbose);
-  return { tools, ws };
+  return ws;
 }
 
 /** Removes the run's directory (its root, the workload's leftovers, vmctl's upper layers). */

@@ -83,13 +83,13 @@ export function parseOutput(stdout: string): Parsed {
   return parsed;
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-async function machineInfo(): Promise<MachineInfo> {
+export async function machineInfo(): Promise<MachineInfo> {
   let cpu = 'unknown CPU';
   try {
     cpu = /^model name\s*:\s*(.+)$/m.exec(await readFile('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpu;

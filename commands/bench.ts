@@ -18,10 +18,21 @@ Missing user-mode-linux or proot are installed with apt-get when running as root
     quick: Flags.boolean({ description: 'A one-minute subset: shorter measurements, a tenth of the workload, one boot each.' }),
     out: Flags.string({ description: 'Write the JSON here (default bench/results/latest.json); the SVG chart goes beside it.', helpValue: 'FILE' }),
     verbose: Flags.boolean({ char: 'v', description: 'Show every host command run (compiler, apt-get, each setting).' }),
+    'helper-vm': Flags.boolean({
+      description: 'Instead: the host helper patch\'s benchmark, in the patched kernel under QEMU (vmctl host-vm): getppid and ' +
+        'fork+exec+wait with the helper and with --no-helper, default and --strict; writes bench/results/helper-vm.json (or --out).',
+    }),
+    rounds: Flags.integer({ description: 'With --helper-vm: rounds of measurements, the settings taking turns (default 3).', min: 1, max: 20 }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Bench);
+    if (flags['helper-vm']) {
+      const { runHelperVmBench } = await import('../bench/helper-vm.ts');
+      await runHelperVmBench({ rounds: flags.rounds, targetMs: flags.quick ? 200 : 600, out: flags.out, verbose: flags.verbose,
+        log: progress, print: (line) => this.log(line) });
+      return;
+    }
     // Loaded only now, so that every other command starts without the suite.
     const { runBench } = await import('../bench/run.ts');
     await runBench({ quick: flags.quick, out: flags.out, verbose: flags.verbose, log: progress, print: (line) => this.log(line) });

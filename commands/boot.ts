@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { bootGuest } from '../src/boot.ts';
 import { VmctlCommand } from '../src/cli/vmctl-command.ts';
 import { DEFAULT_STRACE_SIZE, expandBareStrace } from '../src/kernel/trace/options.ts';
+import { expandBareInspect } from '../src/inspector.ts';
 
 export default class Boot extends VmctlCommand {
   static override summary = 'Boot a guest: an interactive shell on the console, or one command with --exec.';
@@ -21,7 +22,10 @@ With --kernel (or "kernel" in the guest config) a User-Mode Linux kernel boots i
     { description: 'Trace every syscall of an interactive guest into a file, as JSON lines', command: '<%= config.bin %> <%= command.id %> --strace --strace-file trace.jsonl --strace-format json' },
     { description: 'Make opening anything under /etc fail with ENOENT', command: `<%= config.bin %> <%= command.id %> --inject 'openat:ENOENT:path=/etc/*' --exec 'cat /etc/hostname'` },
     { description: 'Count syscalls and guest-kernel time', command: `<%= config.bin %> <%= command.id %> --stats --exec 'ls -R /usr > /dev/null'` },
+    { description: 'Debug the guest kernel in Chrome DevTools (chrome://inspect) or VS Code', command: `<%= config.bin %> <%= command.id %> --inspect --exec 'id -u'` },
+    { description: 'Stop the guest thread that opens files; `vmctl ctl busybox ps` shows it, `vmctl ctl busybox go 2` lets it go on', command: `<%= config.bin %> <%= command.id %> --break-syscall openat --exec 'cat /etc/hostname'` },
     { description: "Run a command on Debian's User-Mode Linux kernel instead", command: `<%= config.bin %> <%= command.id %> --kernel uml --exec 'uname -r'` },
+    { description: 'Debug a guest program with gdb: it stops at its first instruction until gdb connects', command: `<%= config.bin %> <%= command.id %> --gdb-port 1234 --gdb-exec myprog --exec ./myprog` },
     { description: 'Debug your own UML build in gdb', command: '<%= config.bin %> <%= command.id %> --kernel ~/linux/linux --gdb' },
   ];
 
@@ -43,6 +47,12 @@ With --kernel (or "kernel" in the guest config) a User-Mode Linux kernel boots i
     fresh: Flags.boolean({ description: "Drop the guest's saved state (its copy-on-write upper layer) before booting." }),
     strict: Flags.boolean({
       description: 'Stop on every guest syscall (pure PTRACE_SYSEMU) instead of letting the seccomp fast path run memory, futex and clock calls on the host.',
+    }),
+    helper: Flags.boolean({
+      description: 'Use the host helper patch (host-patch/) where the host kernel has it: one-call syscall round trips ' +
+        '(with --strict) and address-space batches with nothing of vmctl mapped in guests. --no-helper forces plain ptrace.',
+      allowNo: true,
+      default: true,
     }),
     verbose: Flags.boolean({ char: 'v', description: 'Show every host command run and the kernel diagnostics (unimplemented syscalls, ...).' }),
     strace: Flags.string({
@@ -79,9 +89,43 @@ With --kernel (or "kernel" in the guest config) a User-Mode Linux kernel boots i
       multiple: true,
       multipleNonGreedy: true,
     }),
+    'gdb-port': Flags.integer({
+      description: 'Serve gdb (remote protocol, `target remote 127.0.0.1:PORT`) on 127.0.0.1:PORT for one guest process: ' +
+        "pid 1's program, or the first process that execs --gdb-exec's PROGRAM, is stopped at its first instruction " +
+        'until gdb connects. Breakpoints, stepping, registers and memory; the rest of the guest keeps running. ' +
+        'Quitting gdb detaches and lets the process go on.',
+      helpValue: 'PORT',
+      min: 1,
+      max: 65535,
+    }),
+    'gdb-exec': Flags.string({
+      description: 'With --gdb-port: stop the first process that execs PROGRAM (its file name, or with a "/" its guest path) ' +
+        "instead of pid 1's program, e.g. --gdb-exec myprog --exec './myprog args'.",
+      helpValue: 'PROGRAM',
+    }),
     gdb: Flags.boolean({ description: 'UML only: load the kernel in gdb, its SIGSEGV/SIGUSR1/SIGIO/SIGALRM handling set up; `run` boots it.' }),
     hostfs: Flags.boolean({
       description: 'UML only: root on hostfs over a private copy of the root filesystem, instead of an ext4 image (ubd) with a copy-on-write file.',
+    }),
+    inspect: Flags.string({
+      description: 'Open the Node inspector on the guest kernel (127.0.0.1, port 9229 by default; --inspect=PORT, 0 for any ' +
+        'free one) and print its ws:// URL, for Chrome DevTools or VS Code. Breakpoints by TypeScript file and line ' +
+        'work (inline source maps). A breakpoint pauses this guest\'s whole kernel: the calling thread waits in its ' +
+        'syscall, the other guest threads run on until their next syscall, and console input, timers and the control ' +
+        'socket wait too; other guests (other vmctl processes) keep going.',
+      helpValue: 'PORT',
+    }),
+    'inspect-brk': Flags.string({
+      description: 'Like --inspect, then wait for a debugger to attach and pause before the guest\'s first process runs.',
+      helpValue: 'PORT',
+    }),
+    'break-syscall': Flags.string({
+      description: 'Stop each guest thread (of guest pid PID only, with :PID) that enters syscall NAME (or a class: file, ' +
+        'process, ...), before it is served, and say so on stderr; only that thread waits. `vmctl ctl GUEST ps` shows it, ' +
+        '`vmctl ctl GUEST go PID` continues it. Repeatable; `ctl break`/`ctl unbreak` change them live.',
+      helpValue: 'NAME[:PID]',
+      multiple: true,
+      multipleNonGreedy: true,
     }),
     cpu: Flags.string({
       description: 'UML only: the host CPU to pin UML to (default: the last one vmctl may use), or "all" to leave it unpinned.',
@@ -93,11 +137,13 @@ With --kernel (or "kernel" in the guest config) a User-Mode Linux kernel boots i
     // `--strace` also stands alone (every syscall): oclif's string flags always take a value.
     const valueFlags = new Set(Object.entries(Boot.flags).filter(([, f]) => f.type === 'option')
       .flatMap(([name, f]) => [`--${name}`, ...(f.char ? [`-${f.char}`] : [])]));
-    const { args, flags } = await this.parse(Boot, expandBareStrace(this.argv, valueFlags));
+    // (--inspect and --inspect-brk too, as node's: a port only as =PORT)
+    const { args, flags } = await this.parse(Boot, expandBareStrace(expandBareInspect(this.argv, valueFlags), valueFlags));
     const { strace, 'strace-file': straceFile, 'strace-format': straceFormat, 'strace-size': straceSize, inject,
-      'inject-seed': injectSeed, stats, ...rest } = flags;
+      'inject-seed': injectSeed, stats, 'gdb-port': gdbPort, 'gdb-exec': gdbExec,
+      'inspect-brk': inspectBrk, 'break-syscall': breakSyscall, ...rest } = flags;
     const trace = { strace, straceFile, straceFormat, straceSize, inject, injectSeed, stats };
-    const status = await bootGuest({ guest: args.guest, ...rest, trace });
+    const status = await bootGuest({ guest: args.guest, ...rest, trace, inspectBrk, breakSyscall, gdbPort, gdbExec });
     this.exit(status);
   }
 }

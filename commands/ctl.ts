@@ -13,14 +13,19 @@ Commands:
   ps                 guest threads: pid, tid, host tid, state, the syscall each is in or parked in, command
   stack PID          registers and the top 16 words of the user stack of a guest process or thread
   stop | go          freeze / thaw the whole guest
+  break [NAME[:PID]] stop guest threads (of PID only, with :PID) at entry of syscall NAME, before it is served; bare: list breakpoints and stopped threads
+  unbreak NAME[:PID]|all   remove breakpoints (threads stopped at them stay stopped)
+  go PID             let one thread stopped at a syscall breakpoint go on: its syscall is served
   halt               end the guest now: every process is killed and vmctl boot exits with ${HALT_STATUS} (128+SIGKILL)
   kill PID SIG       send a signal (TERM, SIGKILL, 9, ...) to a guest process
   strace on|off|SYSCALLS   start (all, or the named syscalls and classes) or stop tracing to vmctl boot's stderr
-  stats              syscall counts and host round trips so far`;
+  stats              syscall counts and host round trips so far
+  gdb PID PORT       stop guest process PID and serve gdb for it on 127.0.0.1:PORT (gdb -ex 'target remote 127.0.0.1:PORT')`;
 
   static override examples = [
     { description: 'What the busybox guest is doing', command: '<%= config.bin %> <%= command.id %> busybox ps' },
     { description: 'Freeze it, look at pid 1, let it go', command: '<%= config.bin %> <%= command.id %> busybox stop && <%= config.bin %> <%= command.id %> busybox stack 1 && <%= config.bin %> <%= command.id %> busybox go' },
+    { description: 'Stop the next process that calls openat, look at it, let it go', command: '<%= config.bin %> <%= command.id %> busybox break openat && <%= config.bin %> <%= command.id %> busybox ps && <%= config.bin %> <%= command.id %> busybox go 3' },
     { description: 'Trace its file syscalls for a while', command: '<%= config.bin %> <%= command.id %> busybox strace file' },
   ];
 

@@ -16,17 +16,21 @@
  * On a tracee stopped by PTRACE_SYSEMU at a system-call entry: set its
  * registers from @regs, resume it as PTRACE_SYSEMU does, wait for its next
  * stop as waitpid(pid, &status, __WALL) does, return that status and, when
- * it is a stop, its registers in @regs.
+ * it is a stop, its registers in @regs. With PTRACE_VMCTL_RT_SECCOMP: on a
+ * tracee at a PTRACE_EVENT_SECCOMP stop, resuming it as PTRACE_CONT does.
  */
 #define PTRACE_VMCTL_SYSCALL_ROUNDTRIP	0x4280
 
 struct ptrace_vmctl_roundtrip {
 	__u64 regs;		/* in/out: address of the NT_PRSTATUS registers */
 	__u32 regs_size;	/* in: their size: all of them */
-	__u32 flags;		/* in: must be 0 */
+	__u32 flags;		/* in: 0 or PTRACE_VMCTL_RT_SECCOMP */
 	__s32 status;		/* out: wait status of the next stop or exit */
 	__u32 out_flags;	/* out: PTRACE_VMCTL_RT_* */
 };
+
+/* ptrace_vmctl_roundtrip.flags: answer a seccomp stop, resume as PTRACE_CONT */
+#define PTRACE_VMCTL_RT_SECCOMP		(1 << 0)
 
 /* ptrace_vmctl_roundtrip.out_flags: @regs hold the registers of the stop */
 #define PTRACE_VMCTL_RT_REGS		(1 << 0)

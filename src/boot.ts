@@ -10,14 +10,17 @@ import type { GuestConfig } from './guest/config.ts';
 import { loadGuestConfig } from './guest/locate.ts';
 import { guestState, prepareGuestState } from './guest/state.ts';
 import { CONTROL_SOCKET_NAME } from './kernel/control/protocol.ts';
+import { DebugStubError } from './kernel/debug/options.ts';
 import { progress } from './host-command.ts';
+import { openInspector } from './inspector.ts';
+import { type KernelDebugFlags, kernelDebugOptions } from './kernel-debug-flags.ts';
 import { ensureHostBuilt } from './host/build.ts';
 import type { KernelBootOptions, KernelExitStatus } from './kernel/boot-options.ts';
 import { TraceOptionError, traceOptionsFrom, type TraceRequest } from './kernel/trace/options.ts';
 import { materializeRootfs, type RootfsSource, validateRootfsDir } from './rootfs/resolve.ts';
 import { bootUml, rejectUmlOnlyFlags, type UmlFlags } from './uml/boot.ts';
 
-export interface BootRequest extends UmlFlags {
+export interface BootRequest extends UmlFlags, KernelDebugFlags {
   /** Guest name from guest-configs/ or a config file path; the default guest when absent. */
   guest?: string;
   /** Run `/bin/sh -c exec` on the host's stdio instead of the config's init on the console. */
@@ -29,8 +32,14 @@ export interface BootRequest extends UmlFlags {
   verbose?: boolean;
   /** Every guest syscall stops in the tracer: no seccomp fast path. */
   strict?: boolean;
+  /** Use the host helper patch where the host has it (default); false: plain ptrace (--no-helper). */
+  helper?: boolean;
   /** --strace, --inject, --stats as given on the command line. */
   trace?: TraceRequest;
+  /** --gdb-port: a gdb stub on 127.0.0.1:PORT for a guest process (src/kernel/debug/). */
+  gdbPort?: number;
+  /** --gdb-exec: the program whose first exec the stub stops (default: pid 1's program). */
+  gdbExec?: string;
 }
 
 interface ResolvedPaths {
@@ -57,6 +66,7 @@ export function kernelBootOptions(config: GuestConfig, paths: ResolvedPaths, req
     rlimits: config.rlimits,
     verbose: req.verbose ?? false,
     strict: req.strict ?? false,
+    helper: req.helper ?? true,
   };
 }
 
@@ -71,6 +81,17 @@ export async function bootGuest(req: BootRequest): Promise<KernelExitStatus> {
     throw new VmctlError('--strace, --inject and --stats work on vmctl\'s own kernel; a UML guest (--kernel) is traced ' +
       'from inside (strace in the guest) or with --gdb.', ExitCode.usage);
   }
+  if (umlKernel !== undefined && req.helper === false) {
+    throw new VmctlError('--no-helper is about vmctl\'s own tracer; a UML guest (--kernel) does its own tracing.', ExitCode.usage);
+  }
+  if (req.gdbExec !== undefined && req.gdbPort === undefined) {
+    throw new VmctlError('--gdb-exec names the program --gdb-port stops: give --gdb-port PORT too.', ExitCode.usage);
+  }
+  if (umlKernel !== undefined && req.gdbPort !== undefined) {
+    throw new VmctlError('--gdb-port debugs the processes of vmctl\'s own kernel; a UML kernel (--kernel) is debugged with --gdb.',
+      ExitCode.usage);
+  }
+  const kernelDebug = kernelDebugOptions(req, umlKernel !== undefined);
   if (umlKernel !== undefined) return bootUml(config, umlKernel, req);
   rejectUmlOnlyFlags(req);
   const trace = parseTraceRequest(req.trace);
@@ -82,6 +103,11 @@ export async function bootGuest(req: BootRequest): Promise<KernelExitStatus> {
 
   const opts = kernelBootOptions(config, { lowerRoot, upperRoot: state.upper, hostBuildDir: host.dir }, req);
   opts.controlSocket = join(state.dir, CONTROL_SOCKET_NAME);
+  opts.guestName = config.name;
+  opts.breakSyscalls = kernelDebug.breaks;
+  // A breakpoint on a fast-path syscall (futex, mmap, ...) must see every call: the boot is strict.
+  if (kernelDebug.strict) opts.strict = true;
+  if (req.gdbPort !== undefined) opts.gdb = { port: req.gdbPort, exec: req.gdbExec };
   if (trace) {
     opts.trace = trace;
     // A traced or injected syscall must stop in the kernel: the seccomp fast path would hide it.
@@ -91,6 +117,8 @@ export async function bootGuest(req: BootRequest): Promise<KernelExitStatus> {
     progress(`booting guest "${config.name}": root ${lowerRoot}, upper ${state.upper}`);
     progress(`  pid 1: ${opts.argv.join(' ')} (stdio: ${opts.stdio})`);
   }
+  // Last before the kernel starts: --inspect-brk waits here for a debugger.
+  if (kernelDebug.inspect) openInspector(kernelDebug.inspect);
   try {
     // Loaded only now: the kernel loads the tracer addon, which exists only
     // once the host side is built, and `--help` or a config error must not need it.
@@ -98,6 +126,7 @@ export async function bootGuest(req: BootRequest): Promise<KernelExitStatus> {
     return await bootKernel(opts);
   } catch (error) {
     if (error instanceof VmctlError) throw error;
+    if (error instanceof DebugStubError) throw new VmctlError(error.message, 1);
     if (req.verbose) progress((error as Error).stack ?? String(error));
     throw new VmctlError(
       `the guest kernel stopped with an internal error: ${(error as Error).message}. ` +

@@ -10,33 +10,16 @@
 import { execa } from 'execa';
 import { chmod, copyFile, mkdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootExec, busyboxBinary, lines, Scratch, type ExecRun } from './helpers/guest.ts';
+import { BADINPUT_SOURCE, cases, wrapper } from './helpers/badinput.ts';
 
-const SOURCE = fileURLToPath(new URL('./programs/badinput.c', import.meta.url));
 
 /**
  * Cases whose result may legitimately differ from the host's, with the reason.
  * Each entry must say why a guest cannot or need not match the host's Linux.
  */
 const DIFFERS_FROM_HOST: Record<string, string> = {};
-
-/**
- * The shell around the program, the same on both sides: an empty working
- * directory, a sibling process that must still be served, then the program.
- */
-function wrapper(workDir: string, program: string): string {
-  return [
-    `mkdir -p ${workDir} && cd ${workDir} || exit 99`,
-    '(sleep 0.2; echo sibling-ok > ../sibling) &',
-    program,
-    'echo "badinput status $?"',
-    'wait',
-    'cat ../sibling',
-    'echo after',
-  ].join('\n');
-}
 
 let scratch: Scratch;
 let rootfs: string;
@@ -53,7 +36,7 @@ beforeAll(async () => {
   await chmod(join(rootfs, 'bin/busybox'), 0o755);
   await symlink('busybox', join(rootfs, 'bin/sh'));
   const cc = process.env.CC || 'cc';
-  await execa(cc, ['-static', '-O1', '-Wall', '-o', join(rootfs, 'badinput'), SOURCE]);
+  await execa(cc, ['-static', '-O1', '-Wall', '-o', join(rootfs, 'badinput'), BADINPUT_SOURCE]);
 
   const nativeDir = join(scratch.dir, 'native');
   await mkdir(nativeDir);
@@ -69,16 +52,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await scratch?.remove();
 });
-
-/** The `name: ret errno` lines of the program's output, by case name. */
-function cases(stdout: string): Map<string, string> {
-  const found = new Map<string, string>();
-  for (const line of lines(stdout)) {
-    const match = /^([a-z0-9_]+): (.*)$/.exec(line);
-    if (match) found.set(match[1]!, match[2]!);
-  }
-  return found;
-}
 
 it('the program runs natively to the end (the oracle is usable)', () => {
   expect(native.exitCode, native.stderr).toBe(0);

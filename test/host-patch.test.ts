@@ -8,7 +8,7 @@
  */
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,8 @@ import { currentCachedKernel, hostPatchDir, seriesPatches } from '../src/host/ke
 import { DEBIAN_SOURCE_TARBALL, parseFragment } from '../src/host/kernel-build.ts';
 import { packageDir } from '../src/paths.ts';
 import { vmctl } from './helpers/vmctl.ts';
+import { BADINPUT_SOURCE, cases, wrapper } from './helpers/badinput.ts';
+import { busyboxBinary } from './helpers/guest.ts';
 
 const SELFTEST_SOURCE = fileURLToPath(new URL('./programs/helper-selftest.c', import.meta.url));
 /* In the package, not under /tmp: the VM sees the host's / but has a /tmp of its own. */
@@ -215,4 +217,75 @@ describe.skipIf(!canBootPatched)(`vmctl host-vm with the patched kernel${bootSki
     expect(run.text).toContain('the VM did not run the command to its end');
     expect(run.text).toContain('Kernel panic - not syncing');
   }, 400_000);
+
+  describe('vmctl itself in the patched VM, with the helper and with --no-helper', () => {
+    /* Commands whose output must not depend on how the tracer gets its stops. */
+    const COMMANDS = [
+      'echo $((6*7))', 'ls / | head -4', 'seq 1 1000 | sort -rn | head -3', 'cat /etc/hostname',
+      'echo data > /tmp/f && cat /tmp/f', 'sh -c "exit 3"; echo status $?', 'x=$(echo sub); echo $x',
+      'sleep 0.1 && echo slept', 'md5sum /etc/passwd | cut -c1-8',
+      // With the helper nothing of vmctl's (the stub at 0x100000000) is mapped in a guest's host process.
+      "grep -E 'vmctl|^100000000' /proc/self/maps || echo nothing-of-ours",
+    ].join('; ');
+    const MODES: [string, string[]][] = [
+      ['helper', []], ['no-helper', ['--no-helper']], ['strict helper', ['--strict']], ['strict no-helper', ['--strict', '--no-helper']],
+    ];
+    /* In the package, not under /tmp: the VM has a /tmp of its own. */
+    const root = join(packageDir, 'build', 'host-patch', 'badinput-root');
+    const sections = new Map<string, string>();
+    let run: Awaited<ReturnType<typeof vmctl>>;
+
+    beforeAll(async () => {
+      await rm(root, { recursive: true, force: true });
+      await mkdir(join(root, 'bin'), { recursive: true });
+      await mkdir(join(root, 'tmp'));
+      await chmod(join(root, 'tmp'), 0o1777);
+      await copyFile(await busyboxBinary(), join(root, 'bin/busybox'));
+      await chmod(join(root, 'bin/busybox'), 0o755);
+      await symlink('busybox', join(root, 'bin/sh'));
+      await execa(process.env.CC || 'cc', ['-static', '-O1', '-Wall', '-o', join(root, 'badinput'), BADINPUT_SOURCE]);
+      const q = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
+      const boot = `node ${join(packageDir, 'bin', 'vmctl.js')} boot`;
+      const script = ['export XDG_STATE_HOME=/tmp/state', 'mkdir -p /tmp/native'];
+      for (const [name, flags] of MODES) {
+        script.push(
+          `echo "=== busybox ${name}"`, `${boot} ${flags.join(' ')} --stats --exec ${q(COMMANDS)} 2>/tmp/stats; echo "exit $?"`,
+          `echo "=== stats ${name}"`, 'grep "host helper" /tmp/stats',
+          `echo "=== badinput ${name}"`, `${boot} ${flags.join(' ')} --fresh --rootfs ${root} --exec ${q(wrapper('/tmp/work', '/badinput'))} 2>/dev/null`,
+        );
+      }
+      script.push('echo "=== badinput native"', `cd /tmp/native && ${root}/bin/busybox sh -c ${q(wrapper('/tmp/native/work', `${root}/badinput`))}`);
+      run = await vmctl(['host-vm', '--timeout', '1200', '--', script.join('\n')], { timeout: 1_300_000 });
+      let current = '';
+      for (const line of run.stdout.split('\n')) {
+        const head = /^=== (.+)$/.exec(line);
+        if (head) current = head[1]!;
+        else if (current) sections.set(current, (sections.get(current) ?? '') + line + '\n');
+      }
+    }, 1_400_000);
+
+    it('boots busybox with the same output in every mode, the helper in use only when asked', () => {
+      const expected = sections.get('busybox no-helper');
+      expect(expected, run.stdout + run.stderr).toMatch(/^42\n/);
+      expect(expected).toContain('status 3\nsub\nslept\n');
+      expect(expected).toMatch(/nothing-of-ours\nexit 0\n$/);
+      for (const [name] of MODES) expect(sections.get(`busybox ${name}`), name).toBe(expected);
+      for (const name of ['helper', 'strict helper']) {
+        expect(sections.get(`stats ${name}`)).toMatch(/syscall round trip in use \([1-9]\d* calls\); address-space batch in use \([1-9]\d* calls\)/);
+      }
+      for (const name of ['no-helper', 'strict no-helper']) {
+        expect(sections.get(`stats ${name}`)).toMatch(/syscall round trip off; address-space batch off \(--no-helper\)/);
+      }
+    });
+
+    it('serves the bad-input program as Linux does, with and without the helper', () => {
+      const native = sections.get('badinput native') ?? '';
+      expect(cases(native).size, run.stdout).toBeGreaterThan(150);
+      for (const [name] of MODES) {
+        const guest = sections.get(`badinput ${name}`) ?? '';
+        expect(Object.fromEntries(cases(guest)), name).toEqual(Object.fromEntries(cases(native)));
+        expect(guest, name).toContain('still serving\nbadinput status 0\nsibling-ok\nafter\n');
+      }
+    });
+  });
 });

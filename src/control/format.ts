@@ -1,5 +1,5 @@
 /** Text of the `vmctl ctl` replies. */
-import type { PsResult, StackResult, StatsResult } from '../kernel/control/protocol.ts';
+import type { BreakListResult, PsResult, StackResult, StatsResult } from '../kernel/control/protocol.ts';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -14,7 +14,9 @@ export function formatResult(cmd: string, result: unknown): string {
       for (const t of r.tasks) {
         rows.push([String(t.pid), String(t.tid), String(t.hostTid), t.state, t.syscall || '-', t.comm]);
       }
-      return `guest ${r.frozen ? 'frozen' : 'running'}\n${table(rows)}`;
+      const out = `guest ${r.frozen ? 'frozen' : 'running'}\n${table(rows)}`;
+      return out + breakLines(r.tasks.filter((t) => t.breakpoint !== undefined)
+        .map((t) => ({ pid: t.pid, tid: t.tid, comm: t.comm, call: t.breakpoint! })));
     }
     case 'stack': {
       const r = result as StackResult;
@@ -37,7 +39,20 @@ export function formatResult(cmd: string, result: unknown): string {
       if (r.unimplemented.length > 0) out.push(`unimplemented: ${r.unimplemented.join(', ')}`);
       return out.join('\n');
     }
+    case 'break': {
+      if (typeof result === 'string') return result;
+      const r = result as BreakListResult;
+      const set = r.breakpoints.length > 0 ? `breakpoints: ${r.breakpoints.join(', ')}` : 'no breakpoints set';
+      return set + breakLines(r.stopped);
+    }
     default:
       return typeof result === 'string' ? result : JSON.stringify(result, null, 2);
   }
+}
+
+/** The threads stopped at syscall breakpoints, one line each, after a heading; nothing when none is. */
+function breakLines(stopped: { pid: number; tid: number; comm: string; call: string }[]): string {
+  if (stopped.length === 0) return '';
+  return '\nstopped at a syscall breakpoint (`go PID` continues one):\n' +
+    stopped.map((t) => `  ${t.tid === t.pid ? t.pid : `${t.pid} tid ${t.tid}`} (${t.comm}): ${t.call}`).join('\n');
 }

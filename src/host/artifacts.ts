@@ -4,7 +4,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { packageDir } from '../paths.ts';
 
 export interface Artifact {
@@ -51,11 +51,14 @@ async function recipe(
   sourceDir: string,
   unitExtensions: string[],
   flags: string[],
+  /** other headers it includes, relative to the package: their directories go on the include path */
+  extraHeaders: string[] = [],
 ): Promise<Artifact> {
   const dir = join(packageDir, sourceDir);
   const compileUnits = await filesIn(dir, unitExtensions);
-  const headers = await filesIn(dir, ['.h', '.inc']);
-  return { output, what, sourceDir, compileUnits, inputs: [...compileUnits, ...headers].sort(), flags };
+  const headers = [...await filesIn(dir, ['.h', '.inc']), ...extraHeaders.map((h) => join(packageDir, h))];
+  const includes = [...new Set(extraHeaders.map((h) => `-I${dirname(join(packageDir, h))}`))];
+  return { output, what, sourceDir, compileUnits, inputs: [...compileUnits, ...headers].sort(), flags: [...flags, ...includes] };
 }
 
 /** The three outputs, the probe first: it is ours and must build even while the tracer is in flux. */
@@ -76,6 +79,6 @@ export async function hostArtifacts(): Promise<Artifact[]> {
       '-shared',
       // Node-API and libuv symbols resolve against the running node at load time: no -lnode.
       `-I${nodeApiIncludeDir()}`,
-    ]),
+    ], ['host-patch/ptrace-vmctl.h']),
   ]);
 }

@@ -5,7 +5,9 @@
  * so every program and file of the host is there at the same path; /tmp,
  * /run and /dev/shm are the guest's own tmpfs. A second 9p share, of a
  * temporary directory on the host, carries the command in and its status
- * out (the guest's /run/vmctl).
+ * out (the guest's /run/vmctl). A working directory under one of the
+ * guest's own tmpfs (a checkout in /tmp) would vanish there: it comes as a
+ * third share, read-only, at the same path.
  *
  * The command's stdout and stderr come out on two serial ports of their own
  * (ttyS1, ttyS2), which QEMU connects to two Unix sockets vmctl listens on
@@ -136,9 +138,24 @@ async function chooseAccel(forced: Accel | undefined): Promise<Accel> {
   return reason ? 'tcg' : 'kvm';
 }
 
-/** The guest's /sbin/init for this run: mounts, runs the command, records its status, resets. */
-export function guestInit(): string {
+/** Directories the guest mounts a tmpfs of its own on: the host's are hidden there. */
+const GUEST_TMPFS = ['/tmp', '/run', '/dev/shm'];
+
+/** `dir` when the guest's own tmpfs would hide it (it must then be shared by itself), else undefined. */
+export function hiddenInGuest(dir: string): string | undefined {
+  return GUEST_TMPFS.some((t) => dir === t || dir.startsWith(t + '/')) ? dir : undefined;
+}
+
+/**
+ * The guest's /sbin/init for this run: mounts, runs the command, records
+ * its status, resets. `cwdShare`: the host directory shared as "vmctlcwd".
+ */
+export function guestInit(cwdShare?: string): string {
   const ctl = GUEST_CONTROL_DIR;
+  const cwdMount = cwdShare
+    ? `mkdir -p ${shQuote(cwdShare)} && mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro vmctlcwd ${shQuote(cwdShare)} || say ${shQuote(`mounting ${cwdShare} failed`)}
+`
+    : '';
   return `#!/bin/sh
 # vmctl host-vm: the guest's init. Everything else comes from the host's /.
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -152,7 +169,7 @@ mkdir -p /dev/pts /dev/shm ${ctl}
 mount -t devpts devpts /dev/pts || say 'mounting /dev/pts failed'
 mount -t tmpfs tmpfs /dev/shm || say 'mounting /dev/shm failed'
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 vmctlscratch ${ctl} || say 'mounting ${ctl} failed'
-cat /proc/uptime > ${ctl}/started
+${cwdMount}cat /proc/uptime > ${ctl}/started
 stty -F /dev/ttyS1 -onlcr 2>/dev/null
 stty -F /dev/ttyS2 -onlcr 2>/dev/null
 /bin/sh ${ctl}/cmd </dev/null >/dev/ttyS1 2>/dev/ttyS2
@@ -189,8 +206,14 @@ export function kernelCommandLine(init: string, append: string[] = []): string {
   ].join(' ');
 }
 
-export function qemuArgs(opts: { accel: Accel; cpus: number; memory: string; kernel: string; cmdline: string; dir: string }): string[] {
+export function qemuArgs(opts: {
+  accel: Accel; cpus: number; memory: string; kernel: string; cmdline: string; dir: string; cwdShare?: string;
+}): string[] {
   const scratch = join(opts.dir, 'scratch');
+  const cwdShare = opts.cwdShare ? [
+    '-fsdev', `local,id=cwd,path=${opts.cwdShare},security_model=none,readonly=on,multidevs=remap`,
+    '-device', 'virtio-9p-pci,fsdev=cwd,mount_tag=vmctlcwd',
+  ] : [];
   return [
     '-name', 'vmctl-host-vm',
     '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
@@ -201,6 +224,7 @@ export function qemuArgs(opts: { accel: Accel; cpus: number; memory: string; ker
     '-device', 'virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot',
     '-fsdev', `local,id=scratch,path=${scratch},security_model=none,multidevs=remap`,
     '-device', 'virtio-9p-pci,fsdev=scratch,mount_tag=vmctlscratch',
+    ...cwdShare,
     '-chardev', `file,id=console,path=${join(opts.dir, 'console.log')}`, '-serial', 'chardev:console',
     '-chardev', `socket,id=out,path=${join(opts.dir, 'stdout.sock')}`, '-serial', 'chardev:out',
     '-chardev', `socket,id=err,path=${join(opts.dir, 'stderr.sock')}`, '-serial', 'chardev:err',
@@ -333,7 +357,8 @@ export async function runHostVm(opts: HostVmOptions): Promise<number> {
     const ctl = join(dir, 'scratch');
     await mkdir(ctl, { recursive: true });
     const init = join(dir, 'init');
-    await writeFile(init, guestInit());
+    const cwdShare = hiddenInGuest(process.cwd());
+    await writeFile(init, guestInit(cwdShare));
     await chmod(init, 0o755);
     await writeFile(join(ctl, 'cmd'), guestCommand(opts.command, process.cwd()));
     if (verbose) progress(`host-vm: kernel ${kernel}, ${cpus} CPUs, ${memory}, control files in ${ctl}`);
@@ -342,7 +367,7 @@ export async function runHostVm(opts: HostVmOptions): Promise<number> {
     const stderr = await serialSink(join(dir, 'stderr.sock'), process.stderr);
     const stopFollowing = verbose ? followConsole(join(dir, 'console.log')) : undefined;
     const started = Date.now();
-    const args = qemuArgs({ accel, cpus, memory, kernel, cmdline: kernelCommandLine(init, opts.append), dir });
+    const args = qemuArgs({ accel, cpus, memory, kernel, cmdline: kernelCommandLine(init, opts.append), dir, cwdShare });
     let qemu: QemuRun;
     try {
       qemu = await runQemu(args, opts.timeout, verbose);

@@ -81,9 +81,13 @@ function yesNo(f: HostFacility): string {
 
 function helperPatch(probe: HostProbe): string {
   const { helperSyscallRoundtrip: roundtrip, helperMmBatch: mmBatch } = probe;
-  if (roundtrip.available && mmBatch.available) return 'present';
-  if (!roundtrip.available && !mmBatch.available) return 'absent';
-  return `partial (${roundtrip.reason}; ${mmBatch.reason})`;
+  if (!roundtrip.available && !mmBatch.available) return 'absent (vmctl uses plain ptrace; see host-patch/)';
+  const used = [
+    ...(roundtrip.available ? ['the one-call syscall round trip (PTRACE_VMCTL_SYSCALL_ROUNDTRIP)'] : []),
+    ...(mmBatch.available ? ['address-space batches (PTRACE_VMCTL_MM_BATCH)'] : []),
+  ];
+  const partial = roundtrip.available && mmBatch.available ? 'present' : `partial (${roundtrip.reason}; ${mmBatch.reason})`;
+  return `${partial}; \`vmctl boot\` uses ${used.join(' and ')} unless --no-helper`;
 }
 
 /** The summary `vmctl build-host` prints: one facility a line. */

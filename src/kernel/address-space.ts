@@ -1,10 +1,12 @@
 /**
  * Operations that must happen inside a guest's host address space
- * (mmap of files, munmap, mprotect, brk), done by injecting the host
- * syscalls into the stopped guest thread. The guest never sees them: its
- * registers are the kernel's to set before it resumes.
+ * (mmap of files, munmap, mprotect, brk). With the host helper patch they
+ * are one PTRACE_VMCTL_MM_BATCH each, mapping the kernel's own fds;
+ * otherwise the host syscalls are injected into the stopped guest thread.
+ * The guest never sees them: its registers are the kernel's to set before
+ * it resumes.
  */
-import type { Platform } from '../platform/platform.ts';
+import type { MmOp, Platform } from '../platform/platform.ts';
 import { E } from './errno.ts';
 import { NR } from './syscall-names.ts';
 
@@ -28,16 +30,29 @@ export class AddressSpaceOps {
     return this.platform.inject(this.hostTid, nr, args, this.sysRip);
   }
 
+  /** One operation through the helper; undefined when it is not in use. */
+  private byHelper(op: MmOp): number | undefined {
+    if (!this.platform.helper.mmBatch.inUse) return undefined;
+    const r = this.platform.mmBatch(this.hostTid, [op]);
+    return typeof r === 'number' ? r : r[0];
+  }
+
+  /** An anonymous mapping (`fd` -1) or one of a file the guest process itself holds as `fd`. */
   mmap(addr: number, len: number, prot: number, flags: number, fd: number, off: number): number {
+    // The helper refuses MAP_HUGETLB (mmap(2) gives its own errors for it).
+    if (fd === -1 && (flags & MAP_ANONYMOUS) && !(flags & MAP_HUGETLB)) {
+      const r = this.byHelper({ op: 'mmap', addr, len, prot, flags, fd: -1, offset: off });
+      if (r !== undefined) return r;
+    }
     return this.call(NR.mmap, addr, len, prot, flags, fd, off);
   }
 
   munmap(addr: number, len: number): number {
-    return this.call(NR.munmap, addr, len);
+    return this.byHelper({ op: 'munmap', addr, len }) ?? this.call(NR.munmap, addr, len);
   }
 
   mprotect(addr: number, len: number, prot: number): number {
-    return this.call(NR.mprotect, addr, len, prot);
+    return this.byHelper({ op: 'mprotect', addr, len, prot }) ?? this.call(NR.mprotect, addr, len, prot);
   }
 
   /**
@@ -56,9 +71,21 @@ export class AddressSpaceOps {
     return this.call(NR.close, fd);
   }
 
-  /** mmap of a kernel-held file: open it in the guest, map, close. */
+  /**
+   * mmap of a kernel-held file: with the helper, the kernel's fd itself;
+   * otherwise open it in the guest, map, close. `writable`: a shared
+   * mapping the guest may make writable (its file is open for writing).
+   */
   mmapKernelFile(addr: number, len: number, prot: number, flags: number, kernelFd: number, off: number,
     writable: boolean, scratch: number): number {
+    // A shared mapping takes its right to PROT_WRITE from the file's open
+    // mode (mmap(2), EACCES): the kernel's fd may be open for writing when
+    // the guest's is not (tmpfs files), so those go the plain way.
+    const shared = (flags & 3) !== MAP_PRIVATE;
+    if ((!shared || writable) && !(flags & MAP_HUGETLB)) {
+      const r = this.byHelper({ op: 'mmap', addr, len, prot, flags, fd: kernelFd, offset: off });
+      if (r !== undefined) return r;
+    }
     const fd = this.openKernelFile(kernelFd, writable, scratch);
     if (fd < 0) return fd === -E.EFAULT ? -E.ENOMEM : fd;
     const r = this.mmap(addr, len, prot, flags, fd, off);

@@ -3,7 +3,9 @@
  * The CLI resolves configs, root filesystems and state directories; the
  * kernel only consumes the result.
  */
+import type { GdbBootOptions } from './debug/options.ts';
 import type { TraceOptions } from './trace/options.ts';
+import type { BreakSpec } from './break/spec.ts';
 
 export interface KernelBootOptions {
   /** Host directory holding the guest's root filesystem; used read-only. */
@@ -30,12 +32,20 @@ export interface KernelBootOptions {
   rlimits?: Record<string, number>;
   /** Stop on every guest syscall (PTRACE_SYSEMU) instead of letting the seccomp fast path run some on the host. */
   strict?: boolean;
+  /** Use the host helper patch where the host kernel has it (default true). */
+  helper?: boolean;
   /** Print kernel diagnostics (unimplemented syscalls etc.) to stderr. */
   verbose?: boolean;
   /** --strace, --inject, --stats (src/kernel/trace/); absent: no observer is installed. */
   trace?: TraceOptions;
+  /** --gdb-port/--gdb-exec: a gdb stub on a guest process (src/kernel/debug/); absent: none until `ctl gdb`. */
+  gdb?: GdbBootOptions;
   /** Unix socket path of the control socket (`vmctl ctl`, src/kernel/control/); absent: none. */
   controlSocket?: string;
+  /** The guest's name, as `vmctl ctl NAME` knows it (for the hints the kernel prints). */
+  guestName?: string;
+  /** --break-syscall: syscall breakpoints set from the start (src/kernel/break/). */
+  breakSyscalls?: BreakSpec[];
 }
 
 /** Exit status the host sees: the init process's exit code, or 128+N when killed by signal N. */

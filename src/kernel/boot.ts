@@ -30,6 +30,8 @@ import { resolve } from './vfs/path-walk.ts';
 import { OpenFile } from './vfs/types.ts';
 import { installTracing } from './trace/install.ts';
 import { startControlServer } from './control/server.ts';
+import { installBreakpoints } from './break/breakpoints.ts';
+import { debuggerOf, existingDebugger } from './debug/debugger.ts';
 
 export const syscallTable = () => buildTable([
   fsIoSyscalls, fsMetaSyscalls, fsDirSyscalls, pollSyscalls, processSyscalls, memorySyscalls,
@@ -38,10 +40,13 @@ export const syscallTable = () => buildTable([
 
 /** Boots the guest kernel and runs until its init process exits. */
 export async function bootKernel(opts: KernelBootOptions): Promise<KernelExitStatus> {
-  const platform = new PtraceSysemuPlatform(opts.hostBuildDir, !opts.strict);
+  const platform = new PtraceSysemuPlatform(opts.hostBuildDir, !opts.strict, opts.helper ?? true);
   const table = syscallTable();
   const k = new Kernel(platform, { table, deliverSignals, forceSignal, hostThreadDied });
+  // --gdb-port: the port opens before anything runs, so a bad one fails the boot
+  if (opts.gdb) await debuggerOf(k).listenAtBoot(opts.gdb);
   const tracing = installTracing(k, table, opts.trace);
+  installBreakpoints(k, opts.guestName, opts.breakSyscalls);
   k.hostname = opts.hostname;
   k.verbose = opts.verbose ?? false;
   k.initUnkillable = opts.stdio === 'console';
@@ -77,10 +82,12 @@ export async function bootKernel(opts: KernelBootOptions): Promise<KernelExitSta
   if (r < 0) {
     console.restore();
     tracing?.close();
+    await existingDebugger(k)?.close();
     throw new Error(`cannot run ${opts.argv[0]} as init: ${errnoName(r)}${r === -E.ENOENT ? ' (no such file in the guest root)' : ''}`);
   }
   const control = opts.controlSocket ? await startControlServer(k, table, opts.controlSocket) : undefined;
   t.state = TaskState.InKernel;
+  existingDebugger(k)?.arm(t);
   k.returnToUser(t);
   try {
     return await k.run();
@@ -89,5 +96,6 @@ export async function bootKernel(opts: KernelBootOptions): Promise<KernelExitSta
     k.shutdown(0);
     control?.close();
     tracing?.close();
+    await existingDebugger(k)?.close();
   }
 }

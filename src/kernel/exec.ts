@@ -9,7 +9,7 @@
  * old host process killed: a failed execve leaves the caller untouched.
  */
 import { Reg } from '../platform/regs.ts';
-import type { BatchCall } from '../platform/platform.ts';
+import type { BatchCall, MmOp } from '../platform/platform.ts';
 import { AddressSpaceOps, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE } from './address-space.ts';
 import { NR } from './syscall-names.ts';
 import { E } from './errno.ts';
@@ -166,6 +166,8 @@ class ImageBatch {
   readonly calls: BatchCall[] = [];
   /** bss tails to zero once mapped: [address, length] */
   readonly zero: [number, number][] = [];
+  /** the kernel's host fd behind each open, by the fd the fresh process gets */
+  readonly kernelFds: number[] = [];
   private strings: Buffer[] = [];
   private stringBytes = 0;
   private opens = 0;
@@ -178,7 +180,23 @@ class ImageBatch {
     this.strings.push(path);
     this.stringBytes += path.length;
     this.calls.push({ nr: NR.open, args: [this.scratchTop - this.stringBytes, 0o2000000 /* O_CLOEXEC */, 0] });
+    this.kernelFds.push(kernelFd);
     return this.opens++;
+  }
+
+  /**
+   * The same image as address-space operations for the host helper
+   * (Platform.mmBatch): the kernel's own fds are mapped directly, nothing
+   * is opened in the fresh process.
+   */
+  mmOps(): MmOp[] {
+    const ops: MmOp[] = [];
+    for (const c of this.calls) {
+      if (c.nr !== NR.mmap) continue;
+      const [addr, len, prot, flags, fd, offset] = c.args as [number, number, number, number, number, number];
+      ops.push({ op: 'mmap', addr, len, prot, flags, fd: fd < 0 ? -1 : this.kernelFds[fd]!, offset });
+    }
+    return ops;
   }
 
   mmap(addr: number, len: number, prot: number, flags: number, fd: number, off: number): void {
@@ -278,7 +296,75 @@ function buildImage(k: Kernel, t: Task, prog: Program, argv: string[], envp: str
   }
   batch.close(0);
   if (interp) batch.close(1);
+  const stack = buildStack(k, t, layout.stackEnd, argv, envp, execfn, {
+    phdr: main.phdr, phnum: h.phnum, entry: bias + h.entry, base: interpBase,
+  });
+  const hostPid = k.platform.helper.mmBatch.inUse ? mapWithHelper(k, batch, stack) : mapWithStub(k, batch, stack);
+  if (hostPid < 0) return hostPid;
+  return {
+    hostPid, entry, sp: stack.sp, brk: pageUp(main.end),
+    argStart: stack.argStart, argEnd: stack.argEnd, envStart: stack.envStart, envEnd: stack.envEnd,
+  };
+}
 
+/** A mapping result other than the address asked for, as execve reports it. */
+function mapError(r: number): number {
+  return r < 0 ? (r === -E.ENODEV ? -E.EACCES : r) : -E.ENOMEM;
+}
+
+/**
+ * bss tails: zeroed through /proc/PID/mem, which writes through page
+ * protection as the kernel's own loader may (a read-only segment can
+ * end in .bss).
+ */
+function zeroTails(k: Kernel, hostPid: number, batch: ImageBatch): number {
+  for (const [addr, len] of batch.zero) {
+    if (k.mem.forceWrite(hostPid, addr, Buffer.alloc(len)) < 0) return -E.EFAULT;
+  }
+  return 0;
+}
+
+interface StackImage {
+  sp: number;
+  bytes: Buffer;
+}
+
+/**
+ * Build the image in a fresh process with the host helper: its mappings,
+ * its stack and the unmapping of the stub in one call; nothing of ours
+ * runs in the process. Returns its host pid or -errno.
+ */
+function mapWithHelper(k: Kernel, batch: ImageBatch, stack: StackImage): number {
+  const hostPid = k.platform.spawnFresh();
+  const maps = batch.mmOps();
+  // (a stack over the helper's write limit, 1 MiB, goes the plain way)
+  const bigStack = stack.bytes.length > 1 << 20;
+  const results = k.platform.mmBatch(hostPid, [
+    ...maps,
+    { op: 'munmap', addr: k.platform.stubStart, len: k.platform.stubEnd - k.platform.stubStart },
+    ...(bigStack ? [] : [{ op: 'write', addr: stack.sp, bytes: stack.bytes } as const]),
+  ]);
+  let err = typeof results === 'number' ? results : 0;
+  if (typeof results !== 'number') {
+    const bad = maps.findIndex((m, i) => results[i] !== m.addr);
+    if (bad >= 0) err = mapError(results[bad]!);
+    else if (results[maps.length]! < 0) err = results[maps.length]!;
+    else if (!bigStack && results[maps.length + 1]! < 0) err = -E.E2BIG;
+  }
+  if (!err && bigStack && k.mem.write(hostPid, stack.sp, stack.bytes) < 0) err = -E.E2BIG;
+  if (!err) err = zeroTails(k, hostPid, batch);
+  if (err) {
+    k.platform.killHost(hostPid, 9);
+    return err;
+  }
+  return hostPid;
+}
+
+/**
+ * Build the image through the stub's batch runner in a fresh process,
+ * then write its stack and unmap the stub by injection.
+ */
+function mapWithStub(k: Kernel, batch: ImageBatch, stack: StackImage): number {
   // Rarely (about one exec in a thousand under load) the fresh process is
   // found gone in the middle of its batch (PTRACE_CONT gives ESRCH after a
   // seccomp stop; cause not yet understood): build in another fresh one.
@@ -299,22 +385,14 @@ function buildImage(k: Kernel, t: Task, prog: Program, argv: string[], envp: str
   for (let i = 0; i < results.length; i++) {
     const c = batch.calls[i]!, r = results[i]!;
     if (c.nr === NR.open && r < 0) return fail(r);
-    if (c.nr === NR.mmap && r !== c.args[0]) return fail(r < 0 ? (r === -E.ENODEV ? -E.EACCES : r) : -E.ENOMEM);
+    if (c.nr === NR.mmap && r !== c.args[0]) return fail(mapError(r));
   }
-  for (const [addr, len] of batch.zero) {
-    if (k.mem.forceWrite(hostPid, addr, Buffer.alloc(len)) < 0) return fail(-E.EFAULT);
-  }
-  const stack = buildStack(k, t, layout.stackEnd, argv, envp, execfn, {
-    phdr: main.phdr, phnum: h.phnum, entry: bias + h.entry, base: interpBase,
-  });
+  const z = zeroTails(k, hostPid, batch);
+  if (z < 0) return fail(z);
   if (k.mem.write(hostPid, stack.sp, stack.bytes) < 0) return fail(-E.E2BIG);
   const as = new AddressSpaceOps(k.platform, hostPid, k.platform.stubSyscallRip);
   const r = as.munmap(k.platform.stubStart, k.platform.stubEnd - k.platform.stubStart);
-  if (r < 0) return fail(r);
-  return {
-    hostPid, entry, sp: stack.sp, brk: pageUp(main.end),
-    argStart: stack.argStart, argEnd: stack.argEnd, envStart: stack.envStart, envEnd: stack.envEnd,
-  };
+  return r < 0 ? fail(r) : hostPid;
 }
 
 interface AuxInfo {

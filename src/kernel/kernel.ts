@@ -63,8 +63,23 @@ export interface SyscallObserver {
   exit(t: Task, nr: number, result: number): void;
 }
 
+/**
+ * A debugger holding guest threads for gdb (src/kernel/debug/). The kernel
+ * asks it at the two points where a thread would run guest code again.
+ */
+export interface DebugHooks {
+  /** `t` is about to run guest code: run it, step one instruction, or 'hold' (the debugger parked it). */
+  beforeResume(t: Task): 'run' | 'step' | 'hold';
+  /** A trap or signal stop of `t` (regs in platform.eventRegs); true: the debugger took it. */
+  onStop(t: Task, kind: number, a: number, b: number, c: number, d: number): boolean;
+  /** `t` left the kernel's tables (its thread or process ended). */
+  taskGone(t: Task): void;
+}
+
 export class Kernel {
   readonly observers: SyscallObserver[] = [];
+  /** the gdb stub's hooks, once a debugger is installed */
+  debug: DebugHooks | undefined;
   readonly mem: GuestMemory;
   readonly timers = new TimerQueue();
   /** guest threads by host tid, and by guest tid */
@@ -157,6 +172,7 @@ export class Kernel {
     if (t.state === TaskState.Running) this.running--;
     t.unblock();
     t.state = TaskState.Dead;
+    this.debug?.taskGone(t);
   }
 
   /** The host thread of `t` changed (execve swaps in a fresh host process). */
@@ -315,7 +331,9 @@ export class Kernel {
       this.heldByFreeze.add(t);
       return;
     }
-    const r = this.platform.resume(t.hostTid, t.regs, 0);
+    const how = this.debug?.beforeResume(t);
+    if (how === 'hold') return;
+    const r = how === 'step' ? this.platform.step(t.hostTid, t.regs) : this.platform.resume(t.hostTid, t.regs, 0);
     if (r < 0) {
       // ESRCH: the host thread died under us (killed with its group).
       t.state = TaskState.InKernel;
@@ -365,11 +383,23 @@ export class Kernel {
   /** Make sure the loop runs soon (after an event-loop callback woke someone). */
   kick(): void {
     if (this.inLoop || this.loopScheduled || this.isShutDown) return;
+    this.scheduleLoop();
+  }
+
+  /**
+   * Run the loop in the event loop's check phase after its next poll
+   * phase: libuv adds a new socket (a listening port, an accepted control
+   * or gdb client) to its epoll set only in a poll phase, and while the
+   * loop waits in the tracer the wakeup thread sees only that set. Without
+   * the second turn, a guest computing without syscalls kept such a socket
+   * unheard.
+   */
+  private scheduleLoop(): void {
     this.loopScheduled = true;
-    setImmediate(() => {
+    setImmediate(() => setImmediate(() => {
       this.loopScheduled = false;
       this.loop();
-    });
+    }));
   }
 
   private loop(): void {
@@ -387,11 +417,7 @@ export class Kernel {
         const ev = this.platform.wait(this.timers.next());
         if (ev.kind === TraceEvent.Interrupted) {
           this.platform.idle();
-          this.loopScheduled = true;
-          setImmediate(() => {
-            this.loopScheduled = false;
-            this.loop();
-          });
+          this.scheduleLoop();
           return;
         }
         if (ev.kind === TraceEvent.NoChild) {
@@ -427,6 +453,7 @@ export class Kernel {
     if (!t) return; // a host process the kernel already let go of
     if (t.state === TaskState.Running) this.running--;
     t.state = TaskState.InKernel;
+    if ((kind === TraceEvent.Stopped || kind === TraceEvent.Signal) && this.debug?.onStop(t, kind, a, b, c, d)) return;
     switch (kind) {
       case TraceEvent.Syscall:
         t.regs.copyFrom(this.platform.eventRegs);

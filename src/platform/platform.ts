@@ -14,6 +14,26 @@ export interface GuestEventView {
   d: number;
 }
 
+/** One operation of an address-space batch (Platform.mmBatch). */
+export type MmOp =
+  | { op: 'mmap'; addr: number; len: number; prot: number; flags: number; /** a host fd of the kernel's, or -1 */ fd: number; offset: number }
+  | { op: 'munmap'; addr: number; len: number }
+  | { op: 'mprotect'; addr: number; len: number; prot: number }
+  | { op: 'write'; addr: number; bytes: Uint8Array };
+
+/** One facility of the host helper patch (host-patch/): offered by the host, and used. */
+export interface HelperFacility {
+  available: boolean;
+  inUse: boolean;
+}
+
+export interface HelperState {
+  /** PTRACE_VMCTL_SYSCALL_ROUNDTRIP: answer a PTRACE_SYSEMU stop and wait for the next in one call */
+  roundtrip: HelperFacility;
+  /** PTRACE_VMCTL_MM_BATCH: address-space operations with no code of ours in the guest */
+  mmBatch: HelperFacility;
+}
+
 /** One host syscall of a batch. */
 export interface BatchCall {
   nr: number;
@@ -31,6 +51,8 @@ export interface Platform {
   idle(): void;
   /** Set registers and resume at the next syscall. Returns 0 or -errno. */
   resume(hostTid: number, regs: Regs, sig?: number): number;
+  /** Set registers and resume for one instruction (gdb's stepi); the next stop is a SIGTRAP or a syscall. 0 or -errno. */
+  step(hostTid: number, regs: Regs): number;
   /**
    * Run host syscall `nr` inside the stopped thread; returns its result
    * (-errno on failure). `child` receives the pid of a clone's new child.
@@ -68,6 +90,17 @@ export interface Platform {
   memfd(name: string): number;
   pollFd(fd: number, events: number, timeoutMs: number): number;
   roundTrips(): number;
+  /** The host helper patch: what the host offers and what this platform uses. */
+  readonly helper: HelperState;
+  /** Round trips made by the helper: [syscall round trips, address-space batches]. */
+  helperCounts(): [number, number];
+  /**
+   * Run `ops` in order in the address space of stopped thread `hostTid`
+   * with the helper (helper.mmBatch.inUse only). Returns each op's result
+   * (mmap: the address; others 0; -errno stops the batch: the ops after
+   * it did not run and get -ECANCELED), or -errno if none could run.
+   */
+  mmBatch(hostTid: number, ops: readonly MmOp[]): number[] | number;
   /** Save the host terminal's mode; fatal signals restore it before the process dies. */
   terminalSave(fd: number): number;
   terminalRestore(): number;

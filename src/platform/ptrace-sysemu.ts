@@ -1,12 +1,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Regs, REG_COUNT } from './regs.ts';
-import type { BatchCall, GuestEventView, Platform } from './platform.ts';
-import { loadTracerAddon, MemOp, SignalOp, type TracerAddon } from './tracer-addon.ts';
+import type { BatchCall, GuestEventView, HelperState, MmOp, Platform } from './platform.ts';
+import { HelperBit, HelperInfo, loadTracerAddon, MemOp, SignalOp, type TracerAddon } from './tracer-addon.ts';
 
 const CLONE_PARENT = 0x00008000;
 const SIGCHLD = 17;
 const NR_CLONE = 56;
+const ECANCELED = 125;
+
+/** struct ptrace_vmctl_mm_op (host-patch/ptrace-vmctl.h) */
+const MM_OP_SIZE = 48;
+const MM_OP_CODE = { mmap: 1, munmap: 2, mprotect: 3, write: 4 } as const;
+const MM_MAX_OPS = 64;
+const MM_MAX_WRITE = 1 << 20;
 
 /**
  * The ptrace platform. Strict mode: PTRACE_SYSEMU, every guest syscall
@@ -28,13 +35,21 @@ export class PtraceSysemuPlatform implements Platform {
   readonly freshLayout: { stackStart: number; stackEnd: number; vdso: number };
   readonly hostAuxv: ReadonlyMap<number, number>;
   readonly kernelHostPid = process.pid;
+  readonly helper: HelperState;
+  private readonly mmOps = new DataView(new ArrayBuffer(MM_OP_SIZE * MM_MAX_OPS));
 
-  constructor(hostBuildDir: string, readonly accelerated = true) {
+  /** `useHelper`: use the host helper patch where the host kernel has it (--no-helper: false). */
+  constructor(hostBuildDir: string, readonly accelerated = true, useHelper = true) {
     this.addon = loadTracerAddon(hostBuildDir);
     this.eventRegs = new Regs(new Int32Array(REG_COUNT * 2));
     const stub = path.join(hostBuildDir, 'vmctl-stub');
     this.stubSyscallRip = readElfEntry(stub);
-    this.zygote = this.addon.init(stub, this.eventRegs.raw, this.event, this.aux, accelerated);
+    this.zygote = this.addon.init(stub, this.eventRegs.raw, this.event, this.aux, accelerated, useHelper);
+    const bits = this.addon.helperInfo(HelperInfo.Status);
+    this.helper = {
+      roundtrip: { available: (bits & HelperBit.HaveRoundtrip) !== 0, inUse: (bits & HelperBit.UseRoundtrip) !== 0 },
+      mmBatch: { available: (bits & HelperBit.HaveMmBatch) !== 0, inUse: (bits & HelperBit.UseMmBatch) !== 0 },
+    };
     this.freshLayout = parseLayout(this.hostMaps(this.zygote));
     this.hostAuxv = readAuxv('/proc/self/auxv');
   }
@@ -63,6 +78,10 @@ export class PtraceSysemuPlatform implements Platform {
     return this.addon.resume(hostTid, regs.raw, sig);
   }
 
+  step(hostTid: number, regs: Regs): number {
+    return this.addon.step(hostTid, regs.raw, this.accelerated ? 0 : 1);
+  }
+
   inject(hostTid: number, nr: number, args: readonly number[], sysRip = 0): number {
     return this.addon.inject(hostTid, sysRip, nr, args[0] ?? 0, args[1] ?? 0, args[2] ?? 0,
       args[3] ?? 0, args[4] ?? 0, args[5] ?? 0);
@@ -80,6 +99,73 @@ export class PtraceSysemuPlatform implements Platform {
     if (r < 0) return r;
     if (this.readMem(hostTid, table, b, 0, b.length) !== b.length) return -14;
     return calls.map((_, i) => Number(b.readBigInt64LE(64 * i + 56)));
+  }
+
+  helperCounts(): [number, number] {
+    return [this.addon.helperInfo(HelperInfo.RoundTrips), this.addon.helperInfo(HelperInfo.MmBatches)];
+  }
+
+  mmBatch(hostTid: number, ops: readonly MmOp[]): number[] | number {
+    if (!this.helper.mmBatch.inUse) return -38; // ENOSYS
+    const results: number[] = [];
+    // The helper takes at most MM_MAX_OPS operations and MM_MAX_WRITE
+    // bytes of writes a call: longer lists go in several.
+    let i = 0;
+    while (i < ops.length) {
+      const data: Uint8Array[] = [];
+      let n = 0, written = 0;
+      for (; i < ops.length && n < MM_MAX_OPS; i++, n++) {
+        const op = ops[i]!;
+        if (op.op === 'write') {
+          if (op.bytes.length > MM_MAX_WRITE) return -7; // E2BIG: callers write less
+          if (written + op.bytes.length > MM_MAX_WRITE) break;
+          written += op.bytes.length;
+          data.push(op.bytes);
+        }
+        this.encodeMmOp(n, op, data.length - 1);
+      }
+      const done = this.addon.mmBatch(hostTid, new Uint8Array(this.mmOps.buffer, 0, n * MM_OP_SIZE), n, data);
+      if (done < 0) {
+        if (!results.length) return done;
+        while (results.length < ops.length) results.push(done);
+        return results;
+      }
+      for (let j = 0; j < n; j++) {
+        results.push(j <= done && j < n ? Number(this.mmOps.getBigInt64(j * MM_OP_SIZE + 40, true)) : -ECANCELED);
+      }
+      if (done < n) {
+        while (results.length < ops.length) results.push(-ECANCELED);
+        return results;
+      }
+    }
+    return results;
+  }
+
+  private encodeMmOp(n: number, op: MmOp, dataIndex: number): void {
+    const v = this.mmOps, o = n * MM_OP_SIZE;
+    for (let b = 0; b < MM_OP_SIZE; b += 8) v.setBigUint64(o + b, 0n, true);
+    v.setUint32(o, MM_OP_CODE[op.op], true);
+    v.setBigUint64(o + 16, BigInt(op.addr), true);
+    switch (op.op) {
+      case 'mmap':
+        v.setUint32(o + 4, op.prot, true);
+        v.setUint32(o + 8, op.flags, true);
+        v.setInt32(o + 12, op.fd, true);
+        v.setBigUint64(o + 24, BigInt(op.len), true);
+        v.setBigUint64(o + 32, BigInt(op.offset), true);
+        break;
+      case 'munmap':
+        v.setBigUint64(o + 24, BigInt(op.len), true);
+        break;
+      case 'mprotect':
+        v.setUint32(o + 4, op.prot, true);
+        v.setBigUint64(o + 24, BigInt(op.len), true);
+        break;
+      case 'write':
+        v.setBigUint64(o + 24, BigInt(op.bytes.length), true);
+        v.setBigUint64(o + 32, BigInt(dataIndex), true);
+        break;
+    }
   }
 
   lastChild(): number {

@@ -3,10 +3,13 @@ import path from 'node:path';
 
 /** What the C addon (src/tracer/addon/napi.c) exports. */
 export interface TracerAddon {
-  init(stubPath: string, regs: Int32Array, event: Int32Array, aux: Int32Array, accelerated: boolean): number;
+  init(stubPath: string, regs: Int32Array, event: Int32Array, aux: Int32Array, accelerated: boolean,
+    helper: boolean): number;
   wait(deadlineMs: number): number;
   idle(): void;
   resume(tid: number, regs: Int32Array | null, sig: number): number;
+  /** emulate: 1 in strict mode (PTRACE_SYSEMU_SINGLESTEP) */
+  step(tid: number, regs: Int32Array, emulate: number): number;
   inject(tid: number, sysRip: number, nr: number, a0: number, a1: number, a2: number,
     a3: number, a4: number, a5: number): number;
   batch(tid: number, batchRip: number, table: number, count: number): number;
@@ -20,9 +23,16 @@ export interface TracerAddon {
   poll(fd: number, events: number, timeoutMs: number): number;
   forget(tid: number): void;
   roundTrips(): number;
+  /** ops: `count` struct ptrace_vmctl_mm_op; a write's buf is an index into `data` */
+  mmBatch(tid: number, ops: Uint8Array, count: number, data: Uint8Array[]): number;
+  helperInfo(what: HelperInfo): number;
   terminalSave(fd: number): number;
   terminalRestore(): number;
 }
+
+export const enum HelperInfo { Status = 0, RoundTrips = 1, MmBatches = 2 }
+/** helperInfo(Status) bits, as tracer.h's HELPER_* */
+export const enum HelperBit { HaveRoundtrip = 1, HaveMmBatch = 2, UseRoundtrip = 4, UseMmBatch = 8 }
 
 export const enum MemOp { Read = 0, Write = 1, ForceWrite = 2 }
 export const enum SignalOp { Kill = 0, Tgkill = 1, Interrupt = 2 }

@@ -18,15 +18,19 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/types.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -157,13 +161,20 @@ static long vmctl_ptrace(long request, pid_t pid, unsigned long addr,
 	return syscall(SYS_ptrace, request, pid, addr, data);
 }
 
-static long roundtrip(pid_t pid, struct user_regs_struct *regs,
-		      struct ptrace_vmctl_roundtrip *rt)
+static long roundtrip_flags(pid_t pid, struct user_regs_struct *regs,
+			    struct ptrace_vmctl_roundtrip *rt, __u32 flags)
 {
 	memset(rt, 0, sizeof(*rt));
 	rt->regs = (uintptr_t)regs;
 	rt->regs_size = sizeof(*regs);
+	rt->flags = flags;
 	return vmctl_ptrace(PTRACE_VMCTL_SYSCALL_ROUNDTRIP, pid, 0, rt);
+}
+
+static long roundtrip(pid_t pid, struct user_regs_struct *regs,
+		      struct ptrace_vmctl_roundtrip *rt)
+{
+	return roundtrip_flags(pid, regs, rt, 0);
 }
 
 static long mm_batch(pid_t pid, struct ptrace_vmctl_mm_op *ops, unsigned int nr)
@@ -251,6 +262,28 @@ static void body_echo(void)
 
 		syscall(SYS_write, -1, answer, 0);
 	}
+}
+
+/*
+ * body_echo under a seccomp filter that traces getppid and write
+ * (SECCOMP_RET_TRACE) and lets everything else run, as vmctl's
+ * accelerated mode does.
+ */
+static void body_echo_seccomp(void)
+{
+	struct sock_filter filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 1, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_write, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = ARRAY_SIZE(filter), .filter = filter };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == -1)
+		_exit(4);
+	body_echo();
 }
 
 /* Reads the long at the address getppid answers, and reports it. */
@@ -509,6 +542,67 @@ TEST(rt_answers_syscall)
 	/* And the classic requests go on from where the round trip left. */
 	answer_classic(pid, &regs, 77, SYS_write);
 	ASSERT_EQ(77, regs.rsi);
+	end_tracee(pid);
+}
+
+/* The seccomp stop at the tracee's next traced system call. */
+static void cont_to_seccomp_stop(pid_t pid, long nr,
+				 struct user_regs_struct *regs)
+{
+	int status;
+
+	ASSERT_OK(ptrace(PTRACE_CONT, pid, NULL, NULL));
+	ASSERT_EQ(pid, waitpid(pid, &status, __WALL));
+	ASSERT_TRUE(WIFSTOPPED(status));
+	ASSERT_EQ(SIGTRAP | (PTRACE_EVENT_SECCOMP << 8), status >> 8);
+	get_regs(pid, regs);
+	ASSERT_EQ(nr, regs->orig_rax);
+}
+
+/*
+ * With PTRACE_VMCTL_RT_SECCOMP: answers the system calls a seccomp filter
+ * traces, skipped with orig_rax -1, and resumes as PTRACE_CONT (the
+ * untraced ones run on their own); only at a seccomp stop, and a seccomp
+ * stop only with the flag.
+ */
+TEST(rt_answers_seccomp_stop)
+{
+	struct ptrace_vmctl_roundtrip rt;
+	struct user_regs_struct regs;
+	pid_t pid;
+	long i;
+
+	NEEDS_HELPER();
+	pid = start_tracee(body_echo_seccomp);
+	ASSERT_OK(ptrace(PTRACE_SETOPTIONS, pid, NULL,
+			 (void *)(PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD |
+				  PTRACE_O_TRACESECCOMP)));
+	cont_to_seccomp_stop(pid, SYS_getppid, &regs);
+	ASSERT_REJECTS(EINVAL, roundtrip(pid, &regs, &rt));
+	for (i = 0; i < 100; i++) {
+		regs.orig_rax = -1;
+		regs.rax = 2000 + i;
+		ASSERT_EQ(0, roundtrip_flags(pid, &regs, &rt,
+					     PTRACE_VMCTL_RT_SECCOMP));
+		ASSERT_TRUE(WIFSTOPPED(rt.status));
+		ASSERT_EQ(SIGTRAP | (PTRACE_EVENT_SECCOMP << 8), rt.status >> 8);
+		ASSERT_EQ(PTRACE_VMCTL_RT_REGS, rt.out_flags);
+		ASSERT_EQ(SYS_write, regs.orig_rax);
+		ASSERT_EQ(2000 + i, regs.rsi);
+		regs.orig_rax = -1;
+		regs.rax = 0;
+		ASSERT_EQ(0, roundtrip_flags(pid, &regs, &rt,
+					     PTRACE_VMCTL_RT_SECCOMP));
+		ASSERT_EQ(SYS_getppid, regs.orig_rax);
+	}
+	ASSERT_EQ(0, waitpid(pid, &rt.status, WNOHANG | __WALL));
+	end_tracee(pid);
+
+	/* A PTRACE_SYSEMU stop is no seccomp stop. */
+	pid = start_sysemu_tracee(body_echo, &regs);
+	ASSERT_REJECTS(EINVAL, roundtrip_flags(pid, &regs, &rt,
+					       PTRACE_VMCTL_RT_SECCOMP));
+	assert_same_stop(pid, SYS_getppid);
 	end_tracee(pid);
 }
 
@@ -784,7 +878,7 @@ TEST(rt_rejects_bad_arguments)
 					    pid, 0, &rt));
 	}
 	rt = (struct ptrace_vmctl_roundtrip){ .regs = (uintptr_t)&regs,
-		.regs_size = sizeof(regs), .flags = 1 };
+		.regs_size = sizeof(regs), .flags = 2 };
 	ASSERT_REJECTS(EINVAL, vmctl_ptrace(PTRACE_VMCTL_SYSCALL_ROUNDTRIP,
 					    pid, 0, &rt));
 	rt.flags = 0;
@@ -1228,6 +1322,7 @@ struct test {
 #define T(name) { #name, name }
 static const struct test tests[] = {
 	T(rt_answers_syscall),
+	T(rt_answers_seccomp_stop),
 	T(rt_returns_signal_stop),
 	T(rt_returns_exit),
 	T(rt_keeps_one_cpu),

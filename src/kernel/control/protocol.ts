@@ -23,6 +23,8 @@ export interface PsEntry {
   /** the syscall it is in (or parked in); empty in user mode */
   syscall: string;
   comm: string;
+  /** state "break": the call it is stopped at, decoded (`getuid()`) */
+  breakpoint?: string;
 }
 
 export interface PsResult {
@@ -55,7 +57,14 @@ export interface InfoResult {
   processes: number;
 }
 
+/** `ctl break` with no argument: the breakpoints set and the threads stopped at them. */
+export interface BreakListResult {
+  breakpoints: string[];
+  stopped: { pid: number; tid: number; comm: string; call: string; breakpoint: string; forMs: number }[];
+}
+
 /** Status vmctl exits with after `vmctl ctl GUEST halt`: as if SIGKILL (9) ended the guest. */
 export const HALT_STATUS = 128 + 9;
 
-export const CONTROL_COMMANDS = ['ps', 'stack', 'stop', 'go', 'halt', 'kill', 'strace', 'stats', 'info'] as const;
+export const CONTROL_COMMANDS = ['ps', 'stack', 'stop', 'go', 'halt', 'kill', 'strace', 'stats', 'info',
+  'break', 'unbreak', 'gdb'] as const;

@@ -14,6 +14,10 @@ import { SIGNAL_NAMES } from '../signal-state.ts';
 import { sendToProcess } from '../signals.ts';
 import { SYSCALL_NAMES } from '../syscall-names.ts';
 import { type Task, TaskState } from '../task.ts';
+import { existingBreakpoints } from '../break/breakpoints.ts';
+import { breakCommand, goThread, unbreakCommand } from './break-commands.ts';
+import { CommandError } from './command-error.ts';
+import { gdbCommand } from '../debug/ctl-command.ts';
 import { installTracing, type InstalledTracing } from '../trace/install.ts';
 import { DEFAULT_STRACE_SIZE, parseStraceFilter, TraceOptionError } from '../trace/options.ts';
 import {
@@ -24,8 +28,6 @@ import {
 export interface ControlServer {
   close(): void;
 }
-
-class CommandError extends Error {}
 
 const STATE_NAMES: Record<number, string> = {
   [TaskState.Running]: 'running',
@@ -65,6 +67,7 @@ class Controller {
   /** the trace `ctl strace` installed; the boot's own --strace is separate */
   private tracing: InstalledTracing | undefined;
   private straceWhat = 'off';
+  private frozenHold: NodeJS.Timeout | undefined;
 
   constructor(private readonly k: Kernel, private readonly table: (SyscallEntry | undefined)[]) {}
 
@@ -82,10 +85,20 @@ class Controller {
         return ok(this.stack(args));
       case 'stop':
         this.k.freeze();
+        // A frozen guest whose threads all ran guest code leaves Node's loop with nothing to wait
+        // for (this socket is unref'd): without a handle of its own, vmctl would end at once.
+        this.frozenHold ??= setInterval(() => { if (!this.k.isFrozen) this.releaseFrozen(); }, 1000);
         return ok('guest frozen');
       case 'go':
+        // `go PID` continues one thread stopped at a syscall breakpoint; bare `go` thaws the whole guest.
+        if (args.length > 0) return ok(goThread(this.k, args[0]!));
         this.k.thaw();
+        this.releaseFrozen();
         return ok('guest running');
+      case 'break':
+        return ok(breakCommand(this.k, args));
+      case 'unbreak':
+        return ok(unbreakCommand(this.k, args));
       case 'halt':
         // Answer first: shutting down ends the process soon after.
         reply({ ok: true, result: `guest halted (vmctl exits with ${HALT_STATUS})` });
@@ -95,20 +108,27 @@ class Controller {
         return ok(this.kill(args));
       case 'strace':
         return ok(this.strace(args));
+      case 'gdb':
+        // answered once the port listens (or with why it cannot)
+        gdbCommand(this.k, args).then(ok, (e: Error) => reply({ ok: false, error: e.message }));
+        return;
       case 'stats':
         return ok(this.stats());
       default:
         throw new CommandError(`unknown command "${req.cmd}"; known: ps, stack PID, stop, go, halt, kill PID SIG, ` +
-          'strace on|off|SYSCALLS, stats');
+          'strace on|off|SYSCALLS, stats, break [NAME[:PID]], unbreak NAME[:PID]|all, go PID');
     }
   }
 
   private ps(): PsResult {
     const tasks: PsEntry[] = [];
+    const atBreak = new Map((existingBreakpoints(this.k)?.parkedNow() ?? []).map((p) => [p.task, p]));
     for (const t of this.k.tasks.values()) {
+      const stop = atBreak.get(t);
       tasks.push({
         pid: t.proc.pid, tid: t.tid, hostTid: t.hostTid, ppid: t.proc.parent?.pid ?? 0,
-        state: STATE_NAMES[t.state] ?? String(t.state), syscall: syscallName(t.currentSyscall), comm: t.proc.comm,
+        state: stop ? 'break' : STATE_NAMES[t.state] ?? String(t.state), syscall: syscallName(t.currentSyscall), comm: t.proc.comm,
+        ...(stop ? { breakpoint: stop.call } : {}),
       });
     }
     tasks.sort((a, b) => a.pid - b.pid || a.tid - b.tid);
@@ -197,8 +217,14 @@ class Controller {
     };
   }
 
+  private releaseFrozen(): void {
+    clearInterval(this.frozenHold);
+    this.frozenHold = undefined;
+  }
+
   close(): void {
     this.stopTrace();
+    this.releaseFrozen();
   }
 }
 

@@ -53,7 +53,7 @@ export function installTracing(k: Kernel, table: (SyscallEntry | undefined)[], o
       const i = k.observers.indexOf(observer);
       if (i >= 0) k.observers.splice(i, 1);
       tracer?.close();
-      if (stats) process.stderr.write(stats.report(k.platform.roundTrips(), k.unimplemented, k.platform.accelerated));
+      if (stats) process.stderr.write(stats.report(k.platform, k.unimplemented));
     },
   };
 }

@@ -3,6 +3,7 @@
  * kernel (time parked excluded), host round trips, and the syscalls the
  * kernel does not implement, printed when the guest is over.
  */
+import type { Platform } from '../../platform/platform.ts';
 import { syscallName } from './decode.ts';
 
 interface Row {
@@ -39,7 +40,8 @@ export class SyscallStats {
   }
 
   /** The table, sorted by total kernel time. */
-  report(roundTrips: number, unimplemented: readonly string[], accelerated: boolean): string {
+  report(platform: Platform, unimplemented: readonly string[]): string {
+    const roundTrips = platform.roundTrips();
     const rows = [...this.rows.entries()].sort((a, b) => b[1].kernelMs - a[1].kernelMs || b[1].calls - a[1].calls);
     const total: Row = { calls: 0, errors: 0, kernelMs: 0, hostTrips: 0 };
     for (const [, r] of rows) {
@@ -64,10 +66,23 @@ export class SyscallStats {
       fmt(head), rule, ...body.map(fmt), rule, fmt(foot),
       `host round trips: ${roundTrips} (${total.hostTrips} inside syscalls: host work done in a guest's process; ` +
         `${stops} at stops: syscall entries, signals, exits, and work after a parked call resumed)`,
+      helperLine(platform),
       `unimplemented syscalls: ${unimplemented.length ? [...unimplemented].sort().join(', ') : 'none'}`,
-      ...(accelerated ? ['(seccomp fast path on: anonymous mmap, munmap, mprotect, madvise, futex, sched_yield, ' +
+      ...(platform.accelerated ? ['(seccomp fast path on: anonymous mmap, munmap, mprotect, madvise, futex, sched_yield, ' +
         'clock_gettime, gettimeofday and getrandom ran on the host unseen; --strict counts them too)'] : []),
       '',
     ].join('\n');
   }
+}
+
+/** What the host helper patch did: which of its requests were in use, and how many calls each made. */
+export function helperLine(platform: Platform): string {
+  const { roundtrip, mmBatch } = platform.helper;
+  if (!roundtrip.available && !mmBatch.available) return 'host helper patch: absent (plain ptrace)';
+  const [trips, batches] = platform.helperCounts();
+  const state = (f: { available: boolean; inUse: boolean }, what: string, n: number) =>
+    !f.available ? `${what} absent` : !f.inUse ? `${what} off` : `${what} in use (${n} calls)`;
+  return `host helper patch: ${state(roundtrip, 'syscall round trip', trips)}; ` +
+    `${state(mmBatch, 'address-space batch', batches)}` +
+    (!roundtrip.inUse && !mmBatch.inUse && (roundtrip.available || mmBatch.available) ? ' (--no-helper)' : '');
 }

@@ -22,6 +22,7 @@
 #include <linux/ptrace.h>
 #include <node_api.h>
 
+#include "ptrace-vmctl.h"
 #include "tracer.h"
 
 /* libuv, as exported by the node binary; uv.h is not needed for one call */
@@ -111,21 +112,23 @@ static int arg_bytes(napi_env env, napi_value v, void **data, size_t *len)
 
 /*
  * init(stubPath, regs: Int32Array(54), event: Int32Array(6), aux: Int32Array(8),
- *      accelerated: boolean) -> zygote pid
+ *      accelerated: boolean, helper: boolean) -> zygote pid
+ * @helper: use the host helper patch where the host kernel has it.
  */
 static napi_value js_init(napi_env env, napi_callback_info info)
 {
-	napi_value argv[5];
+	napi_value argv[6];
 	char path[4096], err[512];
-	bool accel = false;
+	bool accel = false, helper = false;
 	size_t len;
 	void *data;
 	pid_t zygote;
 	int i;
 
-	if (get_args(env, info, 5, argv) < 0)
+	if (get_args(env, info, 6, argv) < 0)
 		return NULL;
 	CHECK(env, napi_get_value_bool(env, argv[4], &accel));
+	CHECK(env, napi_get_value_bool(env, argv[5], &helper));
 	CHECK(env, napi_get_value_string_utf8(env, argv[0], path, sizeof(path), &len));
 	if (arg_bytes(env, argv[1], &data, &len) < 0)
 		return NULL;
@@ -160,6 +163,7 @@ static napi_value js_init(napi_env env, napi_callback_info info)
 		napi_throw_error(env, NULL, err);
 		return NULL;
 	}
+	helper_probe(zygote, helper);
 	/*
 	 * After the zygote: guests start with every CPU. Best effort: without
 	 * placement guests still run, only slower.
@@ -195,6 +199,7 @@ static napi_value js_idle(napi_env env, napi_callback_info info)
 {
 	(void)env;
 	(void)info;
+	tracer_flush_deferred();
 	wakeup_disarm();
 	return NULL;
 }
@@ -239,9 +244,29 @@ static napi_value js_inject(napi_env env, napi_callback_info info)
 	for (i = 0; i < 6; i++)
 		if (arg_u64(env, argv[3 + i], &a[i]) < 0)
 			return NULL;
+	tracer_flush_deferred();
 	ret = tracer_inject(tid, rip, (long)nr, a, &child);
 	shared_aux[0] = child;
 	return make_int(env, ret);
+}
+
+/* step(tid, regs: Int32Array, emulate) -> 0 | -errno: one instruction, for gdb */
+static napi_value js_step(napi_env env, napi_callback_info info)
+{
+	napi_value argv[3];
+	int32_t tid, emulate;
+	void *regs;
+	size_t len;
+
+	if (get_args(env, info, 3, argv) < 0 || arg_i32(env, argv[0], &tid) < 0 ||
+	    arg_bytes(env, argv[1], &regs, &len) < 0 || arg_i32(env, argv[2], &emulate) < 0)
+		return NULL;
+	if (len < sizeof(struct user_regs_struct)) {
+		napi_throw_range_error(env, NULL, "vmctl tracer: regs buffer too small");
+		return NULL;
+	}
+	tracer_flush_deferred();
+	return make_int(env, tracer_step(tid, regs, emulate));
 }
 
 /* batch(tid, batchRip, table, count) -> 0 | -errno */
@@ -255,6 +280,7 @@ static napi_value js_batch(napi_env env, napi_callback_info info)
 	    arg_u64(env, argv[1], &rip) < 0 || arg_u64(env, argv[2], &table) < 0 ||
 	    arg_u64(env, argv[3], &count) < 0)
 		return NULL;
+	tracer_flush_deferred();
 	return make_int(env, tracer_batch(tid, rip, table, (long)count));
 }
 
@@ -274,6 +300,7 @@ static napi_value regs_op(napi_env env, napi_callback_info info, int req)
 		napi_throw_range_error(env, NULL, "vmctl tracer: register buffer too small");
 		return NULL;
 	}
+	tracer_flush_deferred();
 	if (ptrace(req, tid, 0, buf) < 0)
 		return make_int(env, -errno);
 	return make_int(env, 0);
@@ -361,6 +388,7 @@ static napi_value js_signal(napi_env env, napi_callback_info info)
 	    arg_i32(env, argv[1], &tgid) < 0 || arg_i32(env, argv[2], &tid) < 0 ||
 	    arg_i32(env, argv[3], &sig) < 0)
 		return NULL;
+	tracer_flush_deferred();
 	if (op == 0)
 		r = kill(tgid, sig);
 	else if (op == 1)
@@ -440,6 +468,63 @@ static napi_value js_round_trips(napi_env env, napi_callback_info info)
 	return make_int(env, (int64_t)tracer_round_trips());
 }
 
+/*
+ * mmBatch(tid, ops: Uint8Array, count, data: Uint8Array[]) -> done | -errno
+ * @ops holds @count struct ptrace_vmctl_mm_op; the buf of a WRITE is an
+ * index into @data, replaced here by the address of those bytes.
+ */
+static napi_value js_mm_batch(napi_env env, napi_callback_info info)
+{
+	struct ptrace_vmctl_mm_op *ops;
+	napi_value argv[4], elem;
+	uint32_t i, n_data;
+	int32_t tid, count;
+	size_t len, dlen;
+	void *buf, *data;
+
+	if (get_args(env, info, 4, argv) < 0 || arg_i32(env, argv[0], &tid) < 0 ||
+	    arg_bytes(env, argv[1], &buf, &len) < 0 || arg_i32(env, argv[2], &count) < 0)
+		return NULL;
+	CHECK(env, napi_get_array_length(env, argv[3], &n_data));
+	if (count < 0 || (size_t)count * sizeof(*ops) > len ||
+	    ((uintptr_t)buf % _Alignof(struct ptrace_vmctl_mm_op))) {
+		napi_throw_range_error(env, NULL, "vmctl tracer: bad mm batch buffer");
+		return NULL;
+	}
+	ops = buf;
+	for (i = 0; i < (uint32_t)count; i++) {
+		if (ops[i].op != PTRACE_VMCTL_MM_WRITE)
+			continue;
+		if (ops[i].buf >= n_data) {
+			napi_throw_range_error(env, NULL, "vmctl tracer: mm batch write without data");
+			return NULL;
+		}
+		CHECK(env, napi_get_element(env, argv[3], (uint32_t)ops[i].buf, &elem));
+		if (arg_bytes(env, elem, &data, &dlen) < 0)
+			return NULL;
+		if (dlen < ops[i].len) {
+			napi_throw_range_error(env, NULL, "vmctl tracer: mm batch write longer than its data");
+			return NULL;
+		}
+		ops[i].buf = (uint64_t)(uintptr_t)data;
+	}
+	tracer_flush_deferred();
+	return make_int(env, helper_mm_batch(tid, ops, (unsigned int)count));
+}
+
+/* helperInfo(what) -> 0: HELPER_* bits, 1: round trips made, 2: mm batches made */
+static napi_value js_helper_info(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	int32_t what;
+
+	if (get_args(env, info, 1, argv) < 0 || arg_i32(env, argv[0], &what) < 0)
+		return NULL;
+	if (what == 0)
+		return make_int(env, helper_status());
+	return make_int(env, (int64_t)(what == 1 ? helper_roundtrips() : helper_mm_batches()));
+}
+
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
 {
 	static const struct {
@@ -452,6 +537,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
 		{ "resume", js_resume },
 		{ "inject", js_inject },
 		{ "batch", js_batch },
+		{ "step", js_step },
 		{ "getRegs", js_get_regs },
 		{ "setRegs", js_set_regs },
 		{ "getFpRegs", js_get_fpregs },
@@ -462,6 +548,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
 		{ "poll", js_poll },
 		{ "forget", js_forget },
 		{ "roundTrips", js_round_trips },
+		{ "mmBatch", js_mm_batch },
+		{ "helperInfo", js_helper_info },
 		{ "terminalSave", js_terminal_save },
 		{ "terminalRestore", js_terminal_restore },
 	};

@@ -49,8 +49,58 @@ struct tracee {
 	int pinned;	/* 1: on the kernel's CPU, 0: on every CPU, -1: unknown */
 	int short_runs;
 	long long resumed_ns;
+	int running;	/* resumed, its next stop not yet reported */
 };
 static struct tracee stop_table[STOP_TABLE_SIZE];
+
+/* Tracees resumed whose next stop or end has not been reported yet. */
+static int n_running;
+
+static void mark_running(struct tracee *t)
+{
+	if (!t->running)
+		n_running++;
+	t->running = 1;
+}
+
+static void mark_stopped(struct tracee *t)
+{
+	if (t->running)
+		n_running--;
+	t->running = 0;
+}
+
+/*
+ * With the helper's round trip, answering a PTRACE_SYSEMU or seccomp stop
+ * waits for the next wait: when that tracee is the only one running, the answer and
+ * the wait become one PTRACE_VMCTL_SYSCALL_ROUNDTRIP. Every other request
+ * on the tracer sends the answer the plain way first
+ * (tracer_flush_deferred), so the guest kernel never sees the difference.
+ */
+static struct {
+	int set;
+	int seccomp;	/* a PTRACE_EVENT_SECCOMP stop, resumed as PTRACE_CONT */
+	pid_t tid;
+	struct user_regs_struct regs;
+} deferred;
+
+static int resume_plain(pid_t tid, const struct user_regs_struct *regs, int sig)
+{
+	if (regs && ptrace(PTRACE_SETREGS, tid, 0, regs) < 0)
+		return -errno;
+	if (ptrace(accelerated ? PTRACE_CONT : PTRACE_SYSEMU, tid, 0, (long)sig) < 0)
+		return -errno;
+	return 0;
+}
+
+void tracer_flush_deferred(void)
+{
+	if (!deferred.set)
+		return;
+	deferred.set = 0;
+	/* a tracee gone meanwhile: its end is the next thing waitpid reports */
+	(void)resume_plain(deferred.tid, &deferred.regs, 0);
+}
 
 static unsigned long round_trips;
 
@@ -102,6 +152,15 @@ static struct tracee *tracee_get(pid_t tid)
 void tracer_set_stop(pid_t tid, enum stop_kind kind)
 {
 	tracee_get(tid)->kind = kind;
+}
+
+/* @tid was resumed by a request of its own (a single-step): it runs now. */
+void tracer_note_resumed(pid_t tid)
+{
+	struct tracee *t = tracee_get(tid);
+
+	t->kind = STOP_NONE;
+	mark_running(t);
 }
 
 /*
@@ -282,6 +341,9 @@ void tracer_forget(pid_t tid)
 
 	if (!t)
 		return;
+	mark_stopped(t);
+	if (deferred.set && deferred.tid == tid)
+		deferred.set = 0;
 	i = (unsigned int)(t - stop_table);
 	j = i;
 	for (;;) {
@@ -398,12 +460,15 @@ ptrace_failed:
 }
 
 static void classify_stop(pid_t tid, int status, struct tracer_event *ev,
-			  struct user_regs_struct *regs)
+			  struct user_regs_struct *regs,
+			  const struct user_regs_struct *got)
 {
+	struct tracee *t = tracee_get(tid);
 	siginfo_t si;
 	int sig = WSTOPSIG(status);
 
-	place_on_stop(tracee_get(tid));
+	mark_stopped(t);
+	place_on_stop(t);
 
 	ev->tid = tid;
 	ev->a = ev->b = ev->c = ev->d = 0;
@@ -430,8 +495,53 @@ static void classify_stop(pid_t tid, int status, struct tracer_event *ev,
 		}
 		tracer_set_stop(tid, STOP_OTHER);
 	}
-	if (ptrace(PTRACE_GETREGS, tid, 0, regs) < 0)
+	if (got)
+		*regs = *got;
+	else if (ptrace(PTRACE_GETREGS, tid, 0, regs) < 0)
 		memset(regs, 0, sizeof(*regs));
+}
+
+/* Report what waitpid (or the round trip) said of @tid. */
+static void report(pid_t tid, int status, struct tracer_event *ev,
+		   struct user_regs_struct *regs,
+		   const struct user_regs_struct *got)
+{
+	round_trips++;
+	if (WIFEXITED(status)) {
+		ev->kind = EV_EXITED;
+		ev->tid = tid;
+		ev->a = WEXITSTATUS(status);
+		tracer_forget(tid);
+	} else if (WIFSIGNALED(status)) {
+		ev->kind = EV_KILLED;
+		ev->tid = tid;
+		ev->a = WTERMSIG(status);
+		ev->b = WCOREDUMP(status) ? 1 : 0;
+		tracer_forget(tid);
+	} else {
+		classify_stop(tid, status, ev, regs, got);
+	}
+}
+
+/*
+ * The deferred answer and the next wait in one helper round trip. Returns
+ * 1 when @ev holds the tracee's next event, 0 when that event is still to
+ * be collected with waitpid().
+ */
+static int wait_by_roundtrip(struct tracer_event *ev, struct user_regs_struct *regs)
+{
+	int status, have_regs, ret;
+	pid_t tid = deferred.tid;
+
+	deferred.set = 0;
+	ret = helper_roundtrip(tid, deferred.seccomp, &deferred.regs, &status, &have_regs);
+	if (ret == 0) {
+		report(tid, status, ev, regs, have_regs ? &deferred.regs : NULL);
+		return 1;
+	}
+	if (ret == -EAGAIN)
+		(void)resume_plain(tid, &deferred.regs, 0);
+	return 0;
 }
 
 /*
@@ -446,12 +556,23 @@ int tracer_wait(struct tracer_event *ev, struct user_regs_struct *regs)
 
 	for (;;) {
 		if (wakeup_take_pending()) {
+			tracer_flush_deferred();
 			ev->kind = EV_INTERRUPTED;
 			ev->tid = 0;
 			return 0;
 		}
 		if (placement_due)
 			check_long_runners();
+		/*
+		 * Only when no other tracee runs: the round trip waits for
+		 * this one alone. The wakeup signal still interrupts it.
+		 */
+		if (deferred.set && n_running == 1) {
+			if (wait_by_roundtrip(ev, regs))
+				return 0;
+			continue;
+		}
+		tracer_flush_deferred();
 		arm_placement_timer();
 		tid = waitpid(-1, &status, __WALL);
 		if (tid < 0) {
@@ -464,23 +585,7 @@ int tracer_wait(struct tracer_event *ev, struct user_regs_struct *regs)
 			}
 			return -errno;
 		}
-		round_trips++;
-		if (WIFEXITED(status)) {
-			ev->kind = EV_EXITED;
-			ev->tid = tid;
-			ev->a = WEXITSTATUS(status);
-			tracer_forget(tid);
-			return 0;
-		}
-		if (WIFSIGNALED(status)) {
-			ev->kind = EV_KILLED;
-			ev->tid = tid;
-			ev->a = WTERMSIG(status);
-			ev->b = WCOREDUMP(status) ? 1 : 0;
-			tracer_forget(tid);
-			return 0;
-		}
-		classify_stop(tid, status, ev, regs);
+		report(tid, status, ev, regs, NULL);
 		return 0;
 	}
 }
@@ -500,12 +605,22 @@ int tracer_resume(pid_t tid, const struct user_regs_struct *regs, int sig)
 		r.orig_rax = (uint64_t)-1;
 		regs = &r;
 	}
-	if (regs && ptrace(PTRACE_SETREGS, tid, 0, regs) < 0)
-		return -errno;
+	tracer_flush_deferred();
 	place_on_resume(t);
-	if (ptrace(accelerated ? PTRACE_CONT : PTRACE_SYSEMU, tid, 0, (long)sig) < 0)
-		return -errno;
+	if (regs && !sig && (t->kind == STOP_SYSEMU_ENTRY || t->kind == STOP_SECCOMP) &&
+	    helper_roundtrip_enabled(t->kind == STOP_SECCOMP)) {
+		deferred.set = 1;
+		deferred.seccomp = t->kind == STOP_SECCOMP;
+		deferred.tid = tid;
+		deferred.regs = *regs;
+	} else {
+		int ret = resume_plain(tid, regs, sig);
+
+		if (ret < 0)
+			return ret;
+	}
 	t->kind = STOP_NONE;
+	mark_running(t);
 	return 0;
 }
 

@@ -49,10 +49,30 @@ long tracer_inject(pid_t tid, uint64_t sys_rip, long nr, const uint64_t a[6],
 		   pid_t *child);
 int tracer_batch(pid_t tid, uint64_t batch_rip, uint64_t table, long count);
 void tracer_set_stop(pid_t tid, enum stop_kind kind);
+void tracer_note_resumed(pid_t tid);
 void tracer_forget(pid_t tid);
+void tracer_flush_deferred(void);
 unsigned long tracer_round_trips(void);
 int tracer_placement_init(void);
 int tracer_placement_pin(pid_t tid);
+
+/* helper.c: the host helper patch, where the host kernel has it */
+#define HELPER_HAVE_ROUNDTRIP	(1 << 0)
+#define HELPER_HAVE_MM_BATCH	(1 << 1)
+#define HELPER_USE_ROUNDTRIP	(1 << 2)
+#define HELPER_USE_MM_BATCH	(1 << 3)
+struct ptrace_vmctl_mm_op;
+void helper_probe(pid_t stopped, int enable);
+unsigned int helper_status(void);
+int helper_roundtrip_enabled(int seccomp);
+unsigned long helper_roundtrips(void);
+unsigned long helper_mm_batches(void);
+int helper_roundtrip(pid_t tid, int seccomp, struct user_regs_struct *regs,
+		     int *status, int *have_regs);
+long helper_mm_batch(pid_t tid, struct ptrace_vmctl_mm_op *ops, unsigned int nr);
+
+/* debug_ops.c: the gdb stub's single-step */
+int tracer_step(pid_t tid, const struct user_regs_struct *regs, int emulate);
 
 /* seccomp_filter.c */
 int install_guest_filter(void);

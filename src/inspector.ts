@@ -1,0 +1,104 @@
+/**
+ * `vmctl boot --inspect[=PORT]` / `--inspect-brk[=PORT]`: the guest kernel
+ * under the Node inspector (Chrome DevTools, VS Code, any client of the
+ * DevTools protocol).
+ *
+ * The kernel of one guest is the Node process of its `vmctl boot`, so the
+ * inspector is opened in-process (node:inspector) once the host side is
+ * built, rather than by `node --inspect`: `vmctl --help` or a build must
+ * not hold a port, and vmctl's other commands never get an inspector.
+ *
+ * What a breakpoint stops: the whole kernel of this guest (one JavaScript
+ * thread). The calling guest thread waits in its syscall; every other guest
+ * thread of this guest runs its own code on the host until its next
+ * syscall or fault, then waits for the kernel too; console input, timers
+ * and the control socket wait until the kernel resumes. Other guests are
+ * other vmctl processes and keep going.
+ *
+ * Source maps: the kernel is TypeScript run through tsx, which hands V8
+ * each module with an inline source map (`sourceMappingURL=data:...`),
+ * under the module's own file:// URL. A client that reads source maps (Chrome
+ * DevTools, VS Code) sets a breakpoint by TypeScript file and line as is; a
+ * raw protocol client maps the line through that map (see
+ * test/helpers/cdp.ts).
+ */
+import inspector from 'node:inspector';
+import { ExitCode, VmctlError } from './errors.ts';
+
+export const DEFAULT_INSPECT_PORT = 9229;
+
+export interface InspectRequest {
+  port: number;
+  /** wait for a debugger and pause before the guest's first process runs */
+  brk: boolean;
+}
+
+/**
+ * The port of `--inspect` / `--inspect=PORT` (the flag's value, 'default'
+ * when bare, see expandBareFlags). Like node, 0 picks a free port.
+ */
+export function parseInspectPort(flag: string, value: string): number {
+  if (value === '' || value === 'default') return DEFAULT_INSPECT_PORT;
+  // node also takes HOST:PORT; vmctl listens on loopback only, so a host is refused rather than ignored.
+  if (!/^\d+$/.test(value) || Number(value) > 65535) {
+    throw new VmctlError(`--${flag}=${value}: give a TCP port (0-65535; 0 picks a free one), like --${flag}=9230`,
+      ExitCode.usage);
+  }
+  return Number(value);
+}
+
+/**
+ * Opens the inspector on 127.0.0.1 and says where, as node does ("Debugger
+ * listening on ws://..."). With `brk`, waits until a client attached and
+ * ran (Runtime.runIfWaitingForDebugger), then pauses once so that
+ * breakpoints can be set before the guest starts.
+ */
+export function openInspector(req: InspectRequest): void {
+  try {
+    inspector.open(req.port, '127.0.0.1', false);
+  } catch (e) {
+    throw new VmctlError(`--inspect: cannot open the inspector: ${(e as Error).message}`, 1);
+  }
+  const url = inspector.url();
+  if (url === undefined) {
+    // node has printed why (usually "address already in use") and carried on without it
+    throw new VmctlError(`--inspect: nothing listens on 127.0.0.1:${req.port} (is the port in use?)`, 1);
+  }
+  process.stderr.write(`Debugger listening on ${url}\nFor help, see: https://nodejs.org/en/docs/inspector\n` +
+    'vmctl: a breakpoint pauses this guest\'s whole kernel (its console, timers and control socket too); ' +
+    'other guests keep going\n');
+  if (!req.brk) return;
+  process.stderr.write('Waiting for the debugger to attach...\n');
+  inspector.waitForDebugger();
+  pauseBeforeBoot();
+}
+
+/** --inspect-brk: the debugger stops here, before the guest's first process runs; set breakpoints, then resume. */
+function pauseBeforeBoot(): void {
+  // eslint-disable-next-line no-debugger
+  debugger;
+}
+
+/**
+ * Like node, `--inspect` and `--inspect-brk` take their port only as
+ * `=PORT`; oclif's string flags always want a value, so a bare one becomes
+ * `--inspect=default`. `valueFlags` are the flags whose value is the next
+ * word (skipped, so `--exec --inspect` stays the command's text).
+ */
+export function expandBareInspect(argv: readonly string[], valueFlags: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (a === '--inspect' || a === '--inspect-brk') {
+      out.push(`${a}=default`);
+      continue;
+    }
+    out.push(a);
+    if (valueFlags.has(a) && i + 1 < argv.length) out.push(argv[++i]!);
+  }
+  return out;
+}

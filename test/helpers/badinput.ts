@@ -1,0 +1,35 @@
+/**
+ * test/programs/badinput.c and the shell around it, shared by the suites
+ * that run it natively and in guests (bad-input, and host-patch in the VM).
+ */
+import { fileURLToPath } from 'node:url';
+import { lines } from './guest.ts';
+
+export const BADINPUT_SOURCE = fileURLToPath(new URL('../programs/badinput.c', import.meta.url));
+
+/**
+ * The shell around the program, the same on both sides: an empty working
+ * directory, a sibling process that must still be served, then the program.
+ */
+export function wrapper(workDir: string, program: string): string {
+  return [
+    `mkdir -p ${workDir} && cd ${workDir} || exit 99`,
+    '(sleep 0.2; echo sibling-ok > ../sibling) &',
+    program,
+    'echo "badinput status $?"',
+    'wait',
+    'cat ../sibling',
+    'echo after',
+  ].join('\n');
+}
+
+/** The `name: ret errno` lines of the program's output, by case name. */
+export function cases(stdout: string): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const line of lines(stdout)) {
+    const match = /^([a-z0-9_]+): (.*)$/.exec(line);
+    if (match) found.set(match[1]!, match[2]!);
+  }
+  return found;
+}
+
