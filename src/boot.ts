@@ -12,7 +12,7 @@ import { guestState, prepareGuestState } from './guest/state.ts';
 import { CONTROL_SOCKET_NAME } from './kernel/control/protocol.ts';
 import { DebugStubError } from './kernel/debug/options.ts';
 import { progress } from './host-command.ts';
-import { openInspector } from './inspector.ts';
+import { closeInspector, openInspector } from './inspector.ts';
 import { type KernelDebugFlags, kernelDebugOptions } from './kernel-debug-flags.ts';
 import { ensureHostBuilt } from './host/build.ts';
 import type { KernelBootOptions, KernelExitStatus } from './kernel/boot-options.ts';
@@ -133,6 +133,8 @@ export async function bootGuest(req: BootRequest): Promise<KernelExitStatus> {
         (req.verbose ? 'The stack trace is above.' : 'Run again with --verbose for its stack trace.'),
       1,
     );
+  } finally {
+    if (kernelDebug.inspect) closeInspector();
   }
 }
 

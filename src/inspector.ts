@@ -35,7 +35,7 @@ export interface InspectRequest {
 
 /**
  * The port of `--inspect` / `--inspect=PORT` (the flag's value, 'default'
- * when bare, see expandBareFlags). Like node, 0 picks a free port.
+ * when bare, see expandBareInspect). Like node, 0 picks a free port.
  */
 export function parseInspectPort(flag: string, value: string): number {
   if (value === '' || value === 'default') return DEFAULT_INSPECT_PORT;
@@ -48,7 +48,7 @@ export function parseInspectPort(flag: string, value: string): number {
 }
 
 /**
- * Opens the inspector on 127.0.0.1 and says where, as node does ("Debugger
+ * Opens the inspector on 127.0.0.1 (node itself prints "Debugger
  * listening on ws://..."). With `brk`, waits until a client attached and
  * ran (Runtime.runIfWaitingForDebugger), then pauses once so that
  * breakpoints can be set before the guest starts.
@@ -62,15 +62,24 @@ export function openInspector(req: InspectRequest): void {
   const url = inspector.url();
   if (url === undefined) {
     // node has printed why (usually "address already in use") and carried on without it
-    throw new VmctlError(`--inspect: nothing listens on 127.0.0.1:${req.port} (is the port in use?)`, 1);
+    throw new VmctlError(`--inspect: cannot listen on 127.0.0.1:${req.port} (in use? --inspect=0 picks a free port)`, 1);
   }
-  process.stderr.write(`Debugger listening on ${url}\nFor help, see: https://nodejs.org/en/docs/inspector\n` +
-    'vmctl: a breakpoint pauses this guest\'s whole kernel (its console, timers and control socket too); ' +
+  // (node itself has printed "Debugger listening on ws://...", as for node --inspect)
+  process.stderr.write('vmctl: a breakpoint pauses this guest\'s whole kernel (its console, timers and control socket too); ' +
     'other guests keep going\n');
   if (!req.brk) return;
   process.stderr.write('Waiting for the debugger to attach...\n');
   inspector.waitForDebugger();
   pauseBeforeBoot();
+}
+
+/**
+ * The guest is over: close the inspector, so that vmctl exits with the
+ * guest's status instead of waiting, as node does at exit, for an attached
+ * debugger to disconnect first.
+ */
+export function closeInspector(): void {
+  if (inspector.url() !== undefined) inspector.close();
 }
 
 /** --inspect-brk: the debugger stops here, before the guest's first process runs; set breakpoints, then resume. */

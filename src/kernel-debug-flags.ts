@@ -28,7 +28,7 @@ export function kernelDebugOptions(req: KernelDebugFlags, uml: boolean): KernelD
   const given = [req.inspect !== undefined && '--inspect', req.inspectBrk !== undefined && '--inspect-brk',
     (req.breakSyscall?.length ?? 0) > 0 && '--break-syscall'].filter((f): f is string => typeof f === 'string');
   if (uml && given.length > 0) {
-    throw new VmctlError(`${given.join(', ')} debug vmctl's own kernel; a UML kernel (--kernel) is debugged with --gdb.`,
+    throw new VmctlError(`${given.join(', ')} ${given.length === 1 ? 'debugs' : 'debug'} vmctl's own kernel; a UML kernel (--kernel) is debugged with --gdb.`,
       ExitCode.usage);
   }
   if (req.inspect !== undefined && req.inspectBrk !== undefined) {

@@ -1,9 +1,11 @@
 /**
  * `vmctl ctl` and `vmctl list` against real running guests: a guest booted
  * in the background (`vmctl boot --exec 'sleep N; echo done'`) is looked
- * at, frozen, thawed and killed through its control socket.
+ * at, frozen, thawed and killed through its control socket; syscall
+ * breakpoints (`--break-syscall`, `ctl break`/`unbreak`/`go PID`) stop one
+ * guest thread at a syscall while the rest of the guest runs.
  */
-import { rm, stat } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOOT_TIMEOUT, Scratch, warmUp } from './helpers/guest.ts';
@@ -126,6 +128,117 @@ describe("vmctl ctl", () => {
     expect(noPid.text).toMatch(/no guest process or thread 999/);
     const halt = await ctl('halt');
     expect(halt.exitCode, halt.text).toBe(0);
+    expect((await run.exited).exitCode).toBe(137);
+  }, 120_000);
+});
+
+/** A file the guest sees as /NAME: the guest's copy-on-write upper layer, on the host. */
+const upperFile = (name: string) => join(scratch.stateHome, 'vmctl', 'busybox', 'busybox', 'upper', name);
+
+const stoppedAtBreak = (out: string) => /^\d+\s+\d+\s+\d+\s+break\s/m.test(out);
+
+describe('syscall breakpoints: --break-syscall, ctl break/unbreak/go', () => {
+  it('--break-syscall parks only the calling thread, ps and stderr say where, go PID serves the call', async () => {
+    await rm(upperFile('ticks'), { force: true });
+    // A background loop keeps writing while hostname is stopped: the rest of the guest goes on.
+    const run = await bootInBackground('(while :; do echo tick >> /ticks; sleep 0.05; done) & hostname brk; kill $!; hostname; echo after',
+      ['--break-syscall', 'sethostname']);
+    const ps = await psUntil(stoppedAtBreak);
+    expect(ps.exitCode, ps.text).toBe(0);
+    const line = /^(\d+)\s+(\d+)\s+\d+\s+break\s+sethostname\s+hostname$/m.exec(ps.stdout);
+    expect(line, ps.stdout).not.toBeNull();
+    const pid = line![1]!;
+    expect(ps.stdout).toMatch(new RegExp(`^stopped at a syscall breakpoint .*\\n {2}${pid} \\(hostname\\): sethostname\\("brk", 3\\)$`, 'm'));
+    expect(ps.stdout).toMatch(/^1\s+1\s+\d+\s+blocked\s+wait4\s+sh$/m);
+
+    const ticks = async () => (await readFile(upperFile('ticks'), 'utf8').catch(() => '')).length;
+    const before = await ticks();
+    let after = before;
+    for (let i = 0; i < 30 && after <= before; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = await ticks();
+    }
+    expect(after).toBeGreaterThan(before);
+
+    const list = await ctl('break');
+    expect(list.stdout).toMatch(/^breakpoints: sethostname$/m);
+    expect(list.stdout).toContain(`  ${pid} (hostname): sethostname("brk", 3)`);
+
+    const notThere = await ctl('go', '1');
+    expect(notThere.exitCode).toBe(1);
+    expect(notThere.text).toMatch(new RegExp(`guest pid 1 is not stopped at a syscall breakpoint \\(stopped: ${pid}\\)`));
+    const noPid = await ctl('go', '999');
+    expect(noPid.text).toMatch(/no guest process or thread 999/);
+
+    const go = await ctl('go', pid);
+    expect(go.exitCode, go.text).toBe(0);
+    expect(go.stdout).toBe(`guest pid ${pid} (hostname) goes on: sethostname("brk", 3)`);
+    const done = await run.exited;
+    expect(done.exitCode, done.text).toBe(0);
+    expect(done.stdout).toBe('brk\nafter');
+    expect(done.stderr).toContain(`vmctl: guest pid ${pid} (hostname) stopped at sethostname("brk", 3) \u2014 ` +
+      `\`vmctl ctl busybox go ${pid}\` continues`);
+  }, 120_000);
+
+  it('ctl break sets one live, with strace on the same call; unbreak; bad input is refused', async () => {
+    await rm(upperFile('brk-go'), { force: true });
+    const run = await bootInBackground('while [ ! -e /brk-go ]; do sleep 0.1; done; cat /etc/hostname; echo after');
+
+    const unknown = await ctl('break', 'opneat');
+    expect(unknown.exitCode).toBe(1);
+    expect(unknown.text).toMatch(/break: unknown syscall "opneat" \(did you mean "openat"\?\)/);
+    const badPid = await ctl('break', 'openat:abc');
+    expect(badPid.text).toMatch(/break "openat:abc": "abc" is not a guest pid/);
+    const noPid = await ctl('break', 'openat:999');
+    expect(noPid.text).toMatch(/break openat:999: no guest process or thread 999/);
+    const noBreak = await ctl('unbreak', 'read');
+    expect(noBreak.text).toMatch(/no breakpoint "read"; none is set/);
+
+    const set = await ctl('break', 'openat');
+    expect(set.exitCode, set.text).toBe(0);
+    expect(set.stdout).toMatch(/^breakpoint openat set$/m);
+    const strace = await ctl('strace', 'openat');
+    expect(strace.exitCode, strace.text).toBe(0);
+
+    await writeFile(upperFile('brk-go'), '');
+    const ps = await psUntil(stoppedAtBreak);
+    const line = /^(\d+)\s+\d+\s+\d+\s+break\s+openat\s+cat$/m.exec(ps.stdout);
+    expect(line, ps.stdout).not.toBeNull();
+    const pid = line![1]!;
+    expect(ps.stdout).toContain(`  ${pid} (cat): openat(AT_FDCWD, "/etc/hostname", O_RDONLY)`);
+
+    const unbreak = await ctl('unbreak', 'openat');
+    expect(unbreak.stdout).toBe('breakpoint openat removed\n1 guest thread still stopped at a breakpoint: `ctl go PID` continues each');
+    expect((await ctl('go', pid)).exitCode).toBe(0);
+    const done = await run.exited;
+    expect(done.exitCode, done.text).toBe(0);
+    expect(done.stdout).toMatch(/^\S+\nafter$/);
+    // The live trace saw the call once it was served.
+    expect(done.stderr).toMatch(new RegExp(`^\\[pid ${pid} cat\\] openat\\(AT_FDCWD, "/etc/hostname", O_RDONLY\\) = 3 `, 'm'));
+  }, 120_000);
+
+  it('a bad --break-syscall is refused before the guest boots', async () => {
+    const bad = await vmctl(['boot', '--break-syscall', 'frobnicate', '--exec', 'true'], { env: scratch.env });
+    expect(bad.exitCode).toBe(2);
+    expect(bad.text).toMatch(/--break-syscall: unknown syscall "frobnicate"/);
+    const badPid = await vmctl(['boot', '--break-syscall', 'openat:0', '--exec', 'true'], { env: scratch.env });
+    expect(badPid.exitCode).toBe(2);
+    expect(badPid.text).toMatch(/--break-syscall "openat:0": "0" is not a guest pid/);
+  }, 60_000);
+});
+
+describe('vmctl ctl stop on a guest that makes no syscall', () => {
+  it('stop holds it (vmctl stays up with every thread held), go lets it run, halt ends it', async () => {
+    const run = await bootInBackground('while :; do :; done');
+    expect((await ctl('stop')).stdout).toBe('guest frozen');
+    // Nothing in the guest can wake the kernel now: vmctl must still be there, answering.
+    await new Promise((r) => setTimeout(r, 1500));
+    const ps = await ctl('ps');
+    expect(ps.exitCode, ps.text).toBe(0);
+    expect(ps.stdout).toMatch(/^1\s+1\s+\d+\s+stopped\s+-\s+sh$/m);
+    expect((await ctl('go')).stdout).toBe('guest running');
+    expect((await ctl('ps')).stdout).toMatch(/^1\s+1\s+\d+\s+running\s+-\s+sh$/m);
+    expect((await ctl('halt')).exitCode).toBe(0);
     expect((await run.exited).exitCode).toBe(137);
   }, 120_000);
 });

@@ -34,6 +34,21 @@ export interface HelperState {
   mmBatch: HelperFacility;
 }
 
+export interface RoundTripCounts {
+  /** stops and ends of guest threads reported to the kernel */
+  guestStops: number;
+  /** ...of which the helper's one-call round trip returned */
+  helperRoundtrips: number;
+  /** host syscalls injected into guest processes, and the stops they took */
+  injections: number;
+  injectionStops: number;
+  /** stub batches (execve without the helper), and their stops */
+  stubBatches: number;
+  stubBatchStops: number;
+  /** the helper's address-space batches (one ptrace call each) */
+  helperMmBatches: number;
+}
+
 /** One host syscall of a batch. */
 export interface BatchCall {
   nr: number;
@@ -92,8 +107,8 @@ export interface Platform {
   roundTrips(): number;
   /** The host helper patch: what the host offers and what this platform uses. */
   readonly helper: HelperState;
-  /** Round trips made by the helper: [syscall round trips, address-space batches]. */
-  helperCounts(): [number, number];
+  /** Host round trips so far, by kind (roundTrips() is their total). */
+  roundTripCounts(): RoundTripCounts;
   /**
    * Run `ops` in order in the address space of stopped thread `hostTid`
    * with the helper (helper.mmBatch.inUse only). Returns each op's result

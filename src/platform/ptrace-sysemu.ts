@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Regs, REG_COUNT } from './regs.ts';
-import type { BatchCall, GuestEventView, HelperState, MmOp, Platform } from './platform.ts';
-import { HelperBit, HelperInfo, loadTracerAddon, MemOp, SignalOp, type TracerAddon } from './tracer-addon.ts';
+import type { BatchCall, GuestEventView, HelperState, MmOp, Platform, RoundTripCounts } from './platform.ts';
+import { CountKind, HelperBit, HelperInfo, loadTracerAddon, MemOp, SignalOp, type TracerAddon } from './tracer-addon.ts';
 
 const CLONE_PARENT = 0x00008000;
 const SIGCHLD = 17;
@@ -101,8 +101,17 @@ export class PtraceSysemuPlatform implements Platform {
     return calls.map((_, i) => Number(b.readBigInt64LE(64 * i + 56)));
   }
 
-  helperCounts(): [number, number] {
-    return [this.addon.helperInfo(HelperInfo.RoundTrips), this.addon.helperInfo(HelperInfo.MmBatches)];
+  roundTripCounts(): RoundTripCounts {
+    const a = this.addon;
+    return {
+      guestStops: a.count(CountKind.GuestStops),
+      helperRoundtrips: a.helperInfo(HelperInfo.RoundTrips),
+      injections: a.count(CountKind.Injections),
+      injectionStops: a.count(CountKind.InjectStops),
+      stubBatches: a.count(CountKind.Batches),
+      stubBatchStops: a.count(CountKind.BatchStops),
+      helperMmBatches: a.helperInfo(HelperInfo.MmBatches),
+    };
   }
 
   mmBatch(hostTid: number, ops: readonly MmOp[]): number[] | number {

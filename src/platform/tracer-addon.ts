@@ -26,9 +26,13 @@ export interface TracerAddon {
   /** ops: `count` struct ptrace_vmctl_mm_op; a write's buf is an index into `data` */
   mmBatch(tid: number, ops: Uint8Array, count: number, data: Uint8Array[]): number;
   helperInfo(what: HelperInfo): number;
+  count(kind: CountKind): number;
   terminalSave(fd: number): number;
   terminalRestore(): number;
 }
+
+/** tracer.h's enum count_kind */
+export const enum CountKind { GuestStops = 0, Injections = 1, InjectStops = 2, Batches = 3, BatchStops = 4 }
 
 export const enum HelperInfo { Status = 0, RoundTrips = 1, MmBatches = 2 }
 /** helperInfo(Status) bits, as tracer.h's HELPER_* */

@@ -15,9 +15,10 @@
  * One instance per kernel, made on first use (breakpointsOf), so that the
  * boot and the control socket share it without a field on the Kernel.
  */
+import { E } from '../errno.ts';
 import type { Kernel, SyscallObserver } from '../kernel.ts';
 import { type Task, TaskState } from '../task.ts';
-import { decodeEnter, syscallName } from '../trace/decode.ts';
+import { decodeEnter, hex, syscallName } from '../trace/decode.ts';
 import { DEFAULT_STRACE_SIZE } from '../trace/options.ts';
 import { WaitQueue } from '../wait-queue.ts';
 import type { BreakSpec } from './spec.ts';
@@ -101,14 +102,12 @@ export class SyscallBreakpoints implements SyscallObserver {
     }
   }
 
-  parkedTask(t: Task): ParkedAtBreak | undefined {
-    return this.parkedNow().find((p) => p.task === t);
-  }
-
   /** Lets a parked thread go on: its syscall is served now. */
   resume(p: ParkedAtBreak): void {
     this.parked.delete(p.task);
     this.holdWhileParked();
+    // (the handler's own waits get their own interrupt result)
+    p.task.interruptResult = undefined;
     p.queue.wakeAll();
   }
 
@@ -118,7 +117,8 @@ export class SyscallBreakpoints implements SyscallObserver {
     let call: string;
     try {
       const texts = decodeEnter({ k: this.k, t, size: DEFAULT_STRACE_SIZE }, nr, args);
-      call = `${syscallName(nr)}(${texts.map((x) => x ?? '...').join(', ')})`;
+      // (an output argument is only a pointer yet: it is filled when the call is served)
+      call = `${syscallName(nr)}(${texts.map((x, i) => x ?? hex(args[i] ?? 0)).join(', ')})`;
     } catch {
       call = `${syscallName(nr)}(...)`;
     }
@@ -129,6 +129,9 @@ export class SyscallBreakpoints implements SyscallObserver {
     const who = t.tid === t.pid ? `guest pid ${t.pid}` : `guest pid ${t.pid} tid ${t.tid}`;
     process.stderr.write(`vmctl: ${who} (${t.proc.comm}) stopped at ${call} \u2014 ` +
       `\`vmctl ctl ${this.guestName} go ${t.tid}\` continues\n`);
+    // A signal ends the stop as it ends a blocking call, but the call has not run yet, so it
+    // restarts whatever the handler's SA_RESTART (and stops here again), as after a ptrace stop.
+    t.interruptResult = -E.ERESTARTNOINTR;
     const r = this.k.block(t, [queue]);
     this.holdWhileParked();
     return r;

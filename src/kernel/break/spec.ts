@@ -38,7 +38,7 @@ export function parseBreakSpec(text: string, where: string): BreakSpec {
   try {
     nrs = parseStraceFilter(what);
   } catch (e) {
-    if (e instanceof TraceOptionError) throw new BreakSpecError(e.message.replace(/^--strace: /, `${where}: `));
+    if (e instanceof TraceOptionError) throw new BreakSpecError(e.message.replace(/^--strace: ("[^"]*": )?/, `${where}: `));
     throw e;
   }
   if (!nrs || nrs.size === 0) throw new BreakSpecError(`${where} "${text}": names no syscall`);

@@ -66,6 +66,7 @@ export class SyscallStats {
       fmt(head), rule, ...body.map(fmt), rule, fmt(foot),
       `host round trips: ${roundTrips} (${total.hostTrips} inside syscalls: host work done in a guest's process; ` +
         `${stops} at stops: syscall entries, signals, exits, and work after a parked call resumed)`,
+      byKindLine(platform),
       helperLine(platform),
       `unimplemented syscalls: ${unimplemented.length ? [...unimplemented].sort().join(', ') : 'none'}`,
       ...(platform.accelerated ? ['(seccomp fast path on: anonymous mmap, munmap, mprotect, madvise, futex, sched_yield, ' +
@@ -79,10 +80,18 @@ export class SyscallStats {
 export function helperLine(platform: Platform): string {
   const { roundtrip, mmBatch } = platform.helper;
   if (!roundtrip.available && !mmBatch.available) return 'host helper patch: absent (plain ptrace)';
-  const [trips, batches] = platform.helperCounts();
+  const { helperRoundtrips: trips, helperMmBatches: batches } = platform.roundTripCounts();
   const state = (f: { available: boolean; inUse: boolean }, what: string, n: number) =>
     !f.available ? `${what} absent` : !f.inUse ? `${what} off` : `${what} in use (${n} calls)`;
   return `host helper patch: ${state(roundtrip, 'syscall round trip', trips)}; ` +
     `${state(mmBatch, 'address-space batch', batches)}` +
     (!roundtrip.inUse && !mmBatch.inUse && (roundtrip.available || mmBatch.available) ? ' (--no-helper)' : '');
+}
+
+/** The round trips by kind: what the tracer did with the host for the guest. */
+export function byKindLine(platform: Platform): string {
+  const c = platform.roundTripCounts();
+  return `  by kind: ${c.guestStops} guest stops (${c.helperRoundtrips} of them by the helper's round trip); ` +
+    `${c.injections} host syscalls injected (${c.injectionStops} stops); ${c.stubBatches} stub batches ` +
+    `(${c.stubBatchStops} stops); ${c.helperMmBatches} helper address-space batches`;
 }

@@ -512,6 +512,17 @@ static napi_value js_mm_batch(napi_env env, napi_callback_info info)
 	return make_int(env, helper_mm_batch(tid, ops, (unsigned int)count));
 }
 
+/* count(kind) -> tracer_count(kind): round trips by kind */
+static napi_value js_count(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	int32_t kind;
+
+	if (get_args(env, info, 1, argv) < 0 || arg_i32(env, argv[0], &kind) < 0)
+		return NULL;
+	return make_int(env, kind < 0 ? 0 : (int64_t)tracer_count((enum count_kind)kind));
+}
+
 /* helperInfo(what) -> 0: HELPER_* bits, 1: round trips made, 2: mm batches made */
 static napi_value js_helper_info(napi_env env, napi_callback_info info)
 {
@@ -550,6 +561,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
 		{ "roundTrips", js_round_trips },
 		{ "mmBatch", js_mm_batch },
 		{ "helperInfo", js_helper_info },
+		{ "count", js_count },
 		{ "terminalSave", js_terminal_save },
 		{ "terminalRestore", js_terminal_restore },
 	};

@@ -102,7 +102,9 @@ void tracer_flush_deferred(void)
 	(void)resume_plain(deferred.tid, &deferred.regs, 0);
 }
 
+/* Stops waited for, all kinds (tracer_round_trips), and by kind. */
 static unsigned long round_trips;
+static unsigned long counts[COUNT_KINDS];
 
 static unsigned int slot_of(pid_t tid)
 {
@@ -359,9 +361,15 @@ void tracer_forget(pid_t tid)
 	memset(&stop_table[i], 0, sizeof(stop_table[i]));
 }
 
+/* Every wait for a tracee, and every helper batch (one ptrace call each). */
 unsigned long tracer_round_trips(void)
 {
-	return round_trips;
+	return round_trips + helper_mm_batches();
+}
+
+unsigned long tracer_count(enum count_kind kind)
+{
+	return kind < COUNT_KINDS ? counts[kind] : 0;
 }
 
 /*
@@ -507,6 +515,7 @@ static void report(pid_t tid, int status, struct tracer_event *ev,
 		   const struct user_regs_struct *got)
 {
 	round_trips++;
+	counts[COUNT_GUEST_STOPS]++;
 	if (WIFEXITED(status)) {
 		ev->kind = EV_EXITED;
 		ev->tid = tid;
@@ -643,6 +652,7 @@ static int step_to_syscall_stop(pid_t tid, pid_t *child)
 			return -errno;
 		}
 		round_trips++;
+		counts[COUNT_INJECT_STOPS]++;
 		if (WIFEXITED(status) || WIFSIGNALED(status)) {
 			tracer_forget(tid);
 			return -ESRCH;
@@ -701,6 +711,7 @@ long tracer_inject(pid_t tid, uint64_t sys_rip, long nr, const uint64_t a[6],
 		*child = 0;
 	if (kind == STOP_NONE)
 		return -ESRCH;
+	counts[COUNT_INJECTIONS]++;
 	if (kind == STOP_SECCOMP) {
 		/* the traced syscall must not run on the host: skip it first */
 		if (ptrace(PTRACE_GETREGS, tid, 0, &r) < 0)
@@ -764,6 +775,7 @@ int tracer_batch(pid_t tid, uint64_t batch_rip, uint64_t table, long count)
 
 	if (stop_lookup(tid) == STOP_NONE)
 		return -ESRCH;
+	counts[COUNT_BATCHES]++;
 	if (ptrace(PTRACE_GETREGS, tid, 0, &r) < 0)
 		return -errno;
 	r.rip = batch_rip;
@@ -782,6 +794,7 @@ int tracer_batch(pid_t tid, uint64_t batch_rip, uint64_t table, long count)
 			return -errno;
 		}
 		round_trips++;
+		counts[COUNT_BATCH_STOPS]++;
 		sig = 0;
 		if (WIFEXITED(status) || WIFSIGNALED(status)) {
 			tracer_forget(tid);

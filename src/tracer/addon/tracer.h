@@ -40,6 +40,16 @@ struct tracer_event {
 	int32_t a, b, c, d;
 };
 
+/* What tracer_count() counts; mirrored in src/platform/tracer-addon.ts. */
+enum count_kind {
+	COUNT_GUEST_STOPS,	/* stops and ends of guest threads reported */
+	COUNT_INJECTIONS,	/* host system calls injected into a guest */
+	COUNT_INJECT_STOPS,	/* the stops those took */
+	COUNT_BATCHES,		/* stub batches run */
+	COUNT_BATCH_STOPS,	/* the stops those took */
+	COUNT_KINDS,
+};
+
 /* ptrace_ops.c */
 int tracer_spawn_zygote(const char *stub_path, int accelerated, pid_t *zygote,
 			char *err, size_t errlen);
@@ -53,6 +63,7 @@ void tracer_note_resumed(pid_t tid);
 void tracer_forget(pid_t tid);
 void tracer_flush_deferred(void);
 unsigned long tracer_round_trips(void);
+unsigned long tracer_count(enum count_kind kind);
 int tracer_placement_init(void);
 int tracer_placement_pin(pid_t tid);
 
