@@ -365,22 +365,15 @@ function mapWithHelper(k: Kernel, batch: ImageBatch, stack: StackImage): number 
  * then write its stack and unmap the stub by injection.
  */
 function mapWithStub(k: Kernel, batch: ImageBatch, stack: StackImage): number {
-  // Rarely (about one exec in a thousand under load) the fresh process is
-  // found gone in the middle of its batch (PTRACE_CONT gives ESRCH after a
-  // seccomp stop; cause not yet understood): build in another fresh one.
-  let hostPid = 0;
-  let results: number[] | number = -E.ESRCH;
-  const strs = batch.stringBlock();
-  for (let attempt = 0; attempt < 3 && results === -E.ESRCH; attempt++) {
-    if (hostPid) k.platform.killHost(hostPid, 9);
-    hostPid = k.platform.spawnFresh();
-    if (k.mem.write(hostPid, strs.addr, strs.bytes) < 0) continue;
-    results = k.platform.batch(hostPid, batch.calls, batch.tableAddr());
-  }
+  const hostPid = k.platform.spawnFresh();
   const fail = (err: number) => {
     k.platform.killHost(hostPid, 9);
     return err;
   };
+  const strs = batch.stringBlock();
+  if (k.mem.write(hostPid, strs.addr, strs.bytes) < 0) return fail(-E.ENOMEM);
+  const results = k.platform.batch(hostPid, batch.calls, batch.tableAddr());
+  // (a fresh process gone under us: no memory for a new image, as far as execve can say)
   if (typeof results === 'number') return fail(results === -E.ESRCH ? -E.ENOMEM : results);
   for (let i = 0; i < results.length; i++) {
     const c = batch.calls[i]!, r = results[i]!;

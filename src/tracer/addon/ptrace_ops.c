@@ -788,11 +788,14 @@ int tracer_batch(pid_t tid, uint64_t batch_rip, uint64_t table, long count)
 	for (;;) {
 		if (ptrace(PTRACE_CONT, tid, 0, (long)sig) < 0)
 			return -errno;
-		if (waitpid(tid, &status, __WALL) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
+		/*
+		 * The wakeup signal interrupts the wait: wait again. (Resuming
+		 * again would find the tracee running: ESRCH, once an exec in
+		 * a few hundred.)
+		 */
+		while (waitpid(tid, &status, __WALL) < 0)
+			if (errno != EINTR)
+				return -errno;
 		round_trips++;
 		counts[COUNT_BATCH_STOPS]++;
 		sig = 0;
