@@ -1,8 +1,11 @@
 import { Args, Flags } from '@oclif/core';
 import { bootGuest } from '../src/boot.ts';
 import { VmctlCommand } from '../src/cli/vmctl-command.ts';
-import { DEFAULT_STRACE_SIZE, expandBareStrace } from '../src/kernel/trace/options.ts';
-import { expandBareInspect } from '../src/inspector.ts';
+import { DEFAULT_STRACE_SIZE } from '../src/kernel/trace/options.ts';
+import { expandBareFlags } from '../src/cli/bare-flags.ts';
+
+/** What a bare flag means (src/cli/bare-flags.ts). */
+const BARE_FLAGS = { '--strace': 'all', '--inspect': 'default', '--inspect-brk': 'default' } as const;
 
 export default class Boot extends VmctlCommand {
   static override summary = 'Boot a guest: an interactive shell on the console, or one command with --exec.';
@@ -134,11 +137,11 @@ With --kernel (or "kernel" in the guest config) a User-Mode Linux kernel boots i
   };
 
   async run(): Promise<void> {
-    // `--strace` also stands alone (every syscall): oclif's string flags always take a value.
+    // `--strace` (every syscall), `--inspect` and `--inspect-brk` (as node's: a port
+    // only as =PORT) also stand alone: oclif's string flags always take a value.
     const valueFlags = new Set(Object.entries(Boot.flags).filter(([, f]) => f.type === 'option')
       .flatMap(([name, f]) => [`--${name}`, ...(f.char ? [`-${f.char}`] : [])]));
-    // (--inspect and --inspect-brk too, as node's: a port only as =PORT)
-    const { args, flags } = await this.parse(Boot, expandBareStrace(expandBareInspect(this.argv, valueFlags), valueFlags));
+    const { args, flags } = await this.parse(Boot, expandBareFlags(this.argv, valueFlags, BARE_FLAGS));
     const { strace, 'strace-file': straceFile, 'strace-format': straceFormat, 'strace-size': straceSize, inject,
       'inject-seed': injectSeed, stats, 'gdb-port': gdbPort, 'gdb-exec': gdbExec,
       'inspect-brk': inspectBrk, 'break-syscall': breakSyscall, ...rest } = flags;

@@ -35,7 +35,7 @@ export interface InspectRequest {
 
 /**
  * The port of `--inspect` / `--inspect=PORT` (the flag's value, 'default'
- * when bare, see expandBareInspect). Like node, 0 picks a free port.
+ * when bare, see src/cli/bare-flags.ts). Like node, 0 picks a free port.
  */
 export function parseInspectPort(flag: string, value: string): number {
   if (value === '' || value === 'default') return DEFAULT_INSPECT_PORT;
@@ -88,26 +88,3 @@ function pauseBeforeBoot(): void {
   debugger;
 }
 
-/**
- * Like node, `--inspect` and `--inspect-brk` take their port only as
- * `=PORT`; oclif's string flags always want a value, so a bare one becomes
- * `--inspect=default`. `valueFlags` are the flags whose value is the next
- * word (skipped, so `--exec --inspect` stays the command's text).
- */
-export function expandBareInspect(argv: readonly string[], valueFlags: ReadonlySet<string>): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') {
-      out.push(...argv.slice(i));
-      break;
-    }
-    if (a === '--inspect' || a === '--inspect-brk') {
-      out.push(`${a}=default`);
-      continue;
-    }
-    out.push(a);
-    if (valueFlags.has(a) && i + 1 < argv.length) out.push(argv[++i]!);
-  }
-  return out;
-}

@@ -8,10 +8,10 @@
  * sibling process and the shell.
  */
 import { execa } from 'execa';
-import { chmod, copyFile, mkdir, symlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootExec, busyboxBinary, lines, Scratch, type ExecRun } from './helpers/guest.ts';
+import { bootExec, lines, programRoot, Scratch, type ExecRun } from './helpers/guest.ts';
 import { BADINPUT_SOURCE, cases, wrapper } from './helpers/badinput.ts';
 
 
@@ -28,15 +28,7 @@ let native: { stdout: string; stderr: string; exitCode: number | undefined };
 beforeAll(async () => {
   scratch = await Scratch.create('bad-input');
   // A root holding just the program, busybox as /bin/sh, and /tmp.
-  rootfs = join(scratch.dir, 'rootfs');
-  await mkdir(join(rootfs, 'bin'), { recursive: true });
-  await mkdir(join(rootfs, 'tmp'));
-  await chmod(join(rootfs, 'tmp'), 0o1777);
-  await copyFile(await busyboxBinary(), join(rootfs, 'bin/busybox'));
-  await chmod(join(rootfs, 'bin/busybox'), 0o755);
-  await symlink('busybox', join(rootfs, 'bin/sh'));
-  const cc = process.env.CC || 'cc';
-  await execa(cc, ['-static', '-O1', '-Wall', '-o', join(rootfs, 'badinput'), BADINPUT_SOURCE]);
+  rootfs = await programRoot(join(scratch.dir, 'rootfs'), [{ name: 'badinput', source: BADINPUT_SOURCE }]);
 
   const nativeDir = join(scratch.dir, 'native');
   await mkdir(nativeDir);

@@ -8,12 +8,12 @@
  * and memory writes; bad ports and pids get clear errors.
  */
 import { execa, type ResultPromise } from 'execa';
-import { chmod, copyFile, mkdir, readdir, stat, symlink } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BOOT_TIMEOUT, busyboxBinary, Scratch } from './helpers/guest.ts';
+import { BOOT_TIMEOUT, programRoot, Scratch } from './helpers/guest.ts';
 import { VMCTL_BIN, vmctl } from './helpers/vmctl.ts';
 
 const SOURCE = fileURLToPath(new URL('./programs/gdb-target.c', import.meta.url));
@@ -26,15 +26,8 @@ let program: string;
 
 beforeAll(async () => {
   scratch = await Scratch.create('gdb');
-  rootfs = join(scratch.dir, 'rootfs');
-  await mkdir(join(rootfs, 'bin'), { recursive: true });
-  await mkdir(join(rootfs, 'tmp'));
-  await chmod(join(rootfs, 'tmp'), 0o1777);
-  await copyFile(await busyboxBinary(), join(rootfs, 'bin/busybox'));
-  await chmod(join(rootfs, 'bin/busybox'), 0o755);
-  await symlink('busybox', join(rootfs, 'bin/sh'));
+  rootfs = await programRoot(join(scratch.dir, 'rootfs'), [{ name: 'gdbtarget', source: SOURCE, cflags: ['-O0', '-g', '-Wall'] }]);
   program = join(rootfs, 'gdbtarget');
-  await execa(process.env.CC || 'cc', ['-static', '-O0', '-g', '-Wall', '-o', program, SOURCE]);
   // a first boot builds the host side, outside any test's timeout
   await vmctl(['boot', '--rootfs', rootfs, '--exec', 'true'], { env: scratch.env, timeout: 600_000 });
 }, 600_000);

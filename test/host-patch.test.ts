@@ -8,7 +8,7 @@
  */
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,7 @@ import { DEBIAN_SOURCE_TARBALL, parseFragment } from '../src/host/kernel-build.t
 import { packageDir } from '../src/paths.ts';
 import { vmctl } from './helpers/vmctl.ts';
 import { BADINPUT_SOURCE, cases, wrapper } from './helpers/badinput.ts';
-import { busyboxBinary } from './helpers/guest.ts';
+import { programRoot } from './helpers/guest.ts';
 
 const SELFTEST_SOURCE = fileURLToPath(new URL('./programs/helper-selftest.c', import.meta.url));
 /* In the package, not under /tmp: the VM sees the host's / but has a /tmp of its own. */
@@ -237,13 +237,7 @@ describe.skipIf(!canBootPatched)(`vmctl host-vm with the patched kernel${bootSki
 
     beforeAll(async () => {
       await rm(root, { recursive: true, force: true });
-      await mkdir(join(root, 'bin'), { recursive: true });
-      await mkdir(join(root, 'tmp'));
-      await chmod(join(root, 'tmp'), 0o1777);
-      await copyFile(await busyboxBinary(), join(root, 'bin/busybox'));
-      await chmod(join(root, 'bin/busybox'), 0o755);
-      await symlink('busybox', join(root, 'bin/sh'));
-      await execa(process.env.CC || 'cc', ['-static', '-O1', '-Wall', '-o', join(root, 'badinput'), BADINPUT_SOURCE]);
+      await programRoot(root, [{ name: 'badinput', source: BADINPUT_SOURCE }]);
       const q = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
       const boot = `node ${join(packageDir, 'bin', 'vmctl.js')} boot`;
       const script = ['export XDG_STATE_HOME=/tmp/state', 'mkdir -p /tmp/native'];

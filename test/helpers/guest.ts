@@ -3,7 +3,8 @@
  * `vmctl boot --exec` with timing, and where the busybox binary the guests
  * run lives on the host (so the same binary can be run natively as the oracle).
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { execa } from 'execa';
+import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBusyboxRootfs } from '../../src/rootfs/busybox.ts';
@@ -120,4 +121,30 @@ export async function hostDescendants(pid: number): Promise<number[]> {
   };
   await visit(pid);
   return found;
+}
+
+/** A static C program to build into a test root: /NAME from SOURCE. */
+export interface RootProgram {
+  name: string;
+  source: string;
+  /** compiler flags besides -static (default -O1 -Wall) */
+  cflags?: string[];
+}
+
+/**
+ * A minimal root for `--rootfs` at `dir`: busybox as /bin/sh, a /tmp, and
+ * each program compiled statically with the host's compiler ($CC or cc).
+ * Returns `dir`.
+ */
+export async function programRoot(dir: string, programs: readonly RootProgram[]): Promise<string> {
+  await mkdir(join(dir, 'bin'), { recursive: true });
+  await mkdir(join(dir, 'tmp'), { recursive: true });
+  await chmod(join(dir, 'tmp'), 0o1777);
+  await copyFile(await busyboxBinary(), join(dir, 'bin/busybox'));
+  await chmod(join(dir, 'bin/busybox'), 0o755);
+  await symlink('busybox', join(dir, 'bin/sh'));
+  for (const p of programs) {
+    await execa(process.env.CC || 'cc', ['-static', ...(p.cflags ?? ['-O1', '-Wall']), '-o', join(dir, p.name), p.source]);
+  }
+  return dir;
 }

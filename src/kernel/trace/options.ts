@@ -330,26 +330,3 @@ function distance(a: string, b: string, cap: number): number {
   return prev[b.length]!;
 }
 
-/**
- * Lets `--strace` stand alone as well as take `=LIST`: oclif's string
- * flags always want a value, so a bare `--strace` becomes `--strace=all`.
- * `valueFlags` are the spellings of flags that take the next word as their
- * value (so `--exec --strace` is left alone); `--` ends the options.
- */
-export function expandBareStrace(argv: readonly string[], valueFlags: ReadonlySet<string>): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') {
-      out.push(...argv.slice(i));
-      break;
-    }
-    if (a === '--strace') {
-      out.push('--strace=all');
-      continue;
-    }
-    out.push(a);
-    if (valueFlags.has(a) && i + 1 < argv.length) out.push(argv[++i]!);
-  }
-  return out;
-}
