@@ -73,21 +73,23 @@ const INSPECT = [
 describe.sequential('the guest root across boots', () => {
   const profileLast = async () => lines(await readFile(join(lower, 'etc/profile'), 'utf8')).at(-1);
   const groupFirst = async () => lines(await readFile(join(lower, 'etc/group'), 'utf8'))[0];
+  /** What INSPECT prints on the lower root alone, nothing written yet. */
+  const pristine = async () => [
+    'no /root/f',
+    'no /root/d/e/g',
+    'no /root/l',
+    await profileLast(),
+    '/etc/hosts exists',
+    '/etc/group exists',
+    'no /etc/group.moved',
+    'no mode',
+    'no /tmp/t',
+  ];
 
   it('starts from the lower root alone', async () => {
     const run = await bootExec(scratch, INSPECT, { fresh: true });
     expect(run.exitCode, run.stderr).toBe(0);
-    expect(lines(run.stdout)).toEqual([
-      'no /root/f',
-      'no /root/d/e/g',
-      'no /root/l',
-      await profileLast(),
-      '/etc/hosts exists',
-      '/etc/group exists',
-      'no /etc/group.moved',
-      'no mode',
-      'no /tmp/t',
-    ]);
+    expect(lines(run.stdout)).toEqual(await pristine());
   });
 
   it('one boot writes, deletes, renames and changes files', async () => {
@@ -139,17 +141,7 @@ describe.sequential('the guest root across boots', () => {
   it('--fresh drops everything the earlier boots wrote', async () => {
     const run = await bootExec(scratch, INSPECT, { fresh: true });
     expect(run.exitCode, run.stderr).toBe(0);
-    expect(lines(run.stdout)).toEqual([
-      'no /root/f',
-      'no /root/d/e/g',
-      'no /root/l',
-      await profileLast(),
-      '/etc/hosts exists',
-      '/etc/group exists',
-      'no /etc/group.moved',
-      'no mode',
-      'no /tmp/t',
-    ]);
+    expect(lines(run.stdout)).toEqual(await pristine());
     expect(await filesHolding(scratch.stateHome, 'data\n')).toEqual([]);
   });
 

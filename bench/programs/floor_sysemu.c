@@ -38,21 +38,7 @@ int main(int argc, char **argv)
 {
 	int status;
 
-	child = fork();
-	if (child < 0)
-		bench_die("fork");
-	if (child == 0) {
-		if (ptrace(PTRACE_TRACEME, 0, 0, 0) < 0)
-			_exit(1);
-		syscall(SYS_kill, syscall(SYS_getpid), SIGSTOP);
-		floor_tracee_loop();
-	}
-	if (waitpid(child, &status, __WALL) != child || !WIFSTOPPED(status))
-		bench_die("waitpid (initial stop)");
-	if (ptrace(PTRACE_SETOPTIONS, child, 0, PTRACE_O_EXITKILL) < 0)
-		bench_die("PTRACE_SETOPTIONS");
-	if (ptrace(PTRACE_SYSEMU, child, 0, 0) < 0)
-		bench_die("PTRACE_SYSEMU");
+	child = floor_start_traced(0, PTRACE_O_EXITKILL, PTRACE_SYSEMU);
 	bench_report("floor_sysemu", op, bench_target_s(argc, argv));
 	serve(0);
 	ptrace(PTRACE_CONT, child, 0, 0);

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Regs, REG_COUNT } from './regs.ts';
 import type { BatchCall, GuestEventView, HelperState, MmOp, Platform, RoundTripCounts } from './platform.ts';
-import { CountKind, HelperBit, HelperInfo, loadTracerAddon, MemOp, SignalOp, type TracerAddon } from './tracer-addon.ts';
+import { CountKind, HelperBit, loadTracerAddon, MemOp, SignalOp, type TracerAddon } from './tracer-addon.ts';
 
 const CLONE_PARENT = 0x00008000;
 const SIGCHLD = 17;
@@ -45,7 +45,7 @@ export class PtraceSysemuPlatform implements Platform {
     const stub = path.join(hostBuildDir, 'vmctl-stub');
     this.stubSyscallRip = readElfEntry(stub);
     this.zygote = this.addon.init(stub, this.eventRegs.raw, this.event, this.aux, accelerated, useHelper);
-    const bits = this.addon.helperInfo(HelperInfo.Status);
+    const bits = this.addon.helperStatus();
     this.helper = {
       roundtrip: { available: (bits & HelperBit.HaveRoundtrip) !== 0, inUse: (bits & HelperBit.UseRoundtrip) !== 0 },
       mmBatch: { available: (bits & HelperBit.HaveMmBatch) !== 0, inUse: (bits & HelperBit.UseMmBatch) !== 0 },
@@ -105,12 +105,12 @@ export class PtraceSysemuPlatform implements Platform {
     const a = this.addon;
     return {
       guestStops: a.count(CountKind.GuestStops),
-      helperRoundtrips: a.helperInfo(HelperInfo.RoundTrips),
+      helperRoundtrips: a.count(CountKind.HelperRoundtrips),
       injections: a.count(CountKind.Injections),
       injectionStops: a.count(CountKind.InjectStops),
       stubBatches: a.count(CountKind.Batches),
       stubBatchStops: a.count(CountKind.BatchStops),
-      helperMmBatches: a.helperInfo(HelperInfo.MmBatches),
+      helperMmBatches: a.count(CountKind.HelperMmBatches),
     };
   }
 
@@ -140,7 +140,8 @@ export class PtraceSysemuPlatform implements Platform {
         return results;
       }
       for (let j = 0; j < n; j++) {
-        results.push(j <= done && j < n ? Number(this.mmOps.getBigInt64(j * MM_OP_SIZE + 40, true)) : -ECANCELED);
+        // the ones done, then the error of the one that failed; the rest never ran
+        results.push(j <= done ? Number(this.mmOps.getBigInt64(j * MM_OP_SIZE + 40, true)) : -ECANCELED);
       }
       if (done < n) {
         while (results.length < ops.length) results.push(-ECANCELED);

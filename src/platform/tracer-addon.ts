@@ -25,17 +25,19 @@ export interface TracerAddon {
   roundTrips(): number;
   /** ops: `count` struct ptrace_vmctl_mm_op; a write's buf is an index into `data` */
   mmBatch(tid: number, ops: Uint8Array, count: number, data: Uint8Array[]): number;
-  helperInfo(what: HelperInfo): number;
+  /** HelperBit flags */
+  helperStatus(): number;
   count(kind: CountKind): number;
   terminalSave(fd: number): number;
   terminalRestore(): number;
 }
 
 /** tracer.h's enum count_kind */
-export const enum CountKind { GuestStops = 0, Injections = 1, InjectStops = 2, Batches = 3, BatchStops = 4 }
+export const enum CountKind {
+  GuestStops = 0, Injections = 1, InjectStops = 2, Batches = 3, BatchStops = 4, HelperRoundtrips = 5, HelperMmBatches = 6,
+}
 
-export const enum HelperInfo { Status = 0, RoundTrips = 1, MmBatches = 2 }
-/** helperInfo(Status) bits, as tracer.h's HELPER_* */
+/** helperStatus() bits, as tracer.h's HELPER_* */
 export const enum HelperBit { HaveRoundtrip = 1, HaveMmBatch = 2, UseRoundtrip = 4, UseMmBatch = 8 }
 
 export const enum MemOp { Read = 0, Write = 1, ForceWrite = 2 }

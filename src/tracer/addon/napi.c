@@ -523,17 +523,11 @@ static napi_value js_count(napi_env env, napi_callback_info info)
 	return make_int(env, kind < 0 ? 0 : (int64_t)tracer_count((enum count_kind)kind));
 }
 
-/* helperInfo(what) -> 0: HELPER_* bits, 1: round trips made, 2: mm batches made */
-static napi_value js_helper_info(napi_env env, napi_callback_info info)
+/* helperStatus() -> HELPER_* bits: what the host offers and what is used */
+static napi_value js_helper_status(napi_env env, napi_callback_info info)
 {
-	napi_value argv[1];
-	int32_t what;
-
-	if (get_args(env, info, 1, argv) < 0 || arg_i32(env, argv[0], &what) < 0)
-		return NULL;
-	if (what == 0)
-		return make_int(env, helper_status());
-	return make_int(env, (int64_t)(what == 1 ? helper_roundtrips() : helper_mm_batches()));
+	(void)info;
+	return make_int(env, helper_status());
 }
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
@@ -560,7 +554,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
 		{ "forget", js_forget },
 		{ "roundTrips", js_round_trips },
 		{ "mmBatch", js_mm_batch },
-		{ "helperInfo", js_helper_info },
+		{ "helperStatus", js_helper_status },
 		{ "count", js_count },
 		{ "terminalSave", js_terminal_save },
 		{ "terminalRestore", js_terminal_restore },

@@ -369,7 +369,14 @@ unsigned long tracer_round_trips(void)
 
 unsigned long tracer_count(enum count_kind kind)
 {
-	return kind < COUNT_KINDS ? counts[kind] : 0;
+	switch (kind) {
+	case COUNT_HELPER_ROUNDTRIPS:
+		return helper_roundtrips();
+	case COUNT_HELPER_MM_BATCHES:
+		return helper_mm_batches();
+	default:
+		return kind < COUNT_KINDS ? counts[kind] : 0;
+	}
 }
 
 /*

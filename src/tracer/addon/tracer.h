@@ -47,6 +47,8 @@ enum count_kind {
 	COUNT_INJECT_STOPS,	/* the stops those took */
 	COUNT_BATCHES,		/* stub batches run */
 	COUNT_BATCH_STOPS,	/* the stops those took */
+	COUNT_HELPER_ROUNDTRIPS, /* stops returned by the helper's round trip */
+	COUNT_HELPER_MM_BATCHES, /* the helper's address-space batches */
 	COUNT_KINDS,
 };
 
