@@ -337,21 +337,18 @@ interface StackImage {
 function mapWithHelper(k: Kernel, batch: ImageBatch, stack: StackImage): number {
   const hostPid = k.platform.spawnFresh();
   const maps = batch.mmOps();
-  // (a stack over the helper's write limit, 1 MiB, goes the plain way)
-  const bigStack = stack.bytes.length > 1 << 20;
   const results = k.platform.mmBatch(hostPid, [
     ...maps,
     { op: 'munmap', addr: k.platform.stubStart, len: k.platform.stubEnd - k.platform.stubStart },
-    ...(bigStack ? [] : [{ op: 'write', addr: stack.sp, bytes: stack.bytes } as const]),
+    { op: 'write', addr: stack.sp, bytes: stack.bytes },
   ]);
   let err = typeof results === 'number' ? results : 0;
   if (typeof results !== 'number') {
     const bad = maps.findIndex((m, i) => results[i] !== m.addr);
     if (bad >= 0) err = mapError(results[bad]!);
     else if (results[maps.length]! < 0) err = results[maps.length]!;
-    else if (!bigStack && results[maps.length + 1]! < 0) err = -E.E2BIG;
+    else if (results[maps.length + 1]! < 0) err = -E.E2BIG;
   }
-  if (!err && bigStack && k.mem.write(hostPid, stack.sp, stack.bytes) < 0) err = -E.E2BIG;
   if (!err) err = zeroTails(k, hostPid, batch);
   if (err) {
     k.platform.killHost(hostPid, 9);
