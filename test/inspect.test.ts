@@ -6,7 +6,7 @@
  * the dispatcher's syscall number, resumes, and the guest finishes.
  */
 import { execa, type ResultPromise } from 'execa';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,6 +64,45 @@ async function firstBodyLine(file: string, name: string): Promise<number> {
   return at + 1;
 }
 
+/**
+ * Enables the debugger and sets a breakpoint by TypeScript line on the first
+ * statement of the getuid handler, for `id`'s call only (conditional, as in
+ * DevTools: the shell calls getuid too).
+ */
+async function breakInIdsGetuid(cdp: Cdp) {
+  await cdp.send('Debugger.enable');
+  const script = await cdp.waitFor('Debugger.scriptParsed', (p) => p.url === pathToFileURL(IDS_TS).href);
+  // What V8 sees: minified JavaScript under the .ts file's URL, with an inline source map
+  // that carries the TypeScript itself (so a debugger shows it without reading the file).
+  const map = inlineSourceMap(script.sourceMapURL as string);
+  expect(map.sources).toEqual([IDS_TS]);
+  expect(map.sourcesContent?.[0]).toBe(await readFile(IDS_TS, 'utf8'));
+  const pos = generatedPositionOf(map, await firstBodyLine(IDS_TS, 'sysGetuid'));
+  const bp = await cdp.send('Debugger.setBreakpointByUrl', { url: script.url, ...pos, condition: 't.proc.comm === "id"' });
+  expect(bp.locations.length, JSON.stringify(bp)).toBe(1);
+  return { script, bp };
+}
+
+/** CPU time (utime + stime, clock ticks) of every host process below PID, PID itself left out. */
+async function descendantsCpuTicks(pid: number): Promise<number> {
+  const stats = new Map<number, { ppid: number; ticks: number }>();
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const text = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => undefined);
+    if (text === undefined) continue;
+    // (the command name, in parentheses, may hold spaces: fields are counted after its ')')
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    stats.set(Number(name), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+  }
+  const below = (p: number): boolean => {
+    const parent = stats.get(p)?.ppid;
+    return parent !== undefined && parent !== 0 && (parent === pid || below(parent));
+  };
+  let ticks = 0;
+  for (const [p, s] of stats) if (below(p)) ticks += s.ticks;
+  return ticks;
+}
+
 describe('vmctl boot --inspect', () => {
   it('a breakpoint by TypeScript line in the getuid handler is hit, shows its locals, and the guest goes on', async () => {
     await rm(upperFile('inspect-go'), { force: true });
@@ -74,19 +113,7 @@ describe('vmctl boot --inspect', () => {
     expect(b.stderr()).toMatch(/a breakpoint pauses this guest's whole kernel/);
     const cdp = await Cdp.connect(b.wsUrl);
     try {
-      await cdp.send('Debugger.enable');
-      const script = await cdp.waitFor('Debugger.scriptParsed', (p) => p.url === pathToFileURL(IDS_TS).href);
-      // What V8 sees: minified JavaScript under the .ts file's URL, with an inline source map
-      // that carries the TypeScript itself (so a debugger shows it without reading the file).
-      const map = inlineSourceMap(script.sourceMapURL as string);
-      expect(map.sources).toEqual([IDS_TS]);
-      expect(map.sourcesContent?.[0]).toBe(await readFile(IDS_TS, 'utf8'));
-
-      const tsLine = await firstBodyLine(IDS_TS, 'sysGetuid');
-      const pos = generatedPositionOf(map, tsLine);
-      // (conditional, as in DevTools: the shell calls getuid too, and only `id`'s call is wanted)
-      const bp = await cdp.send('Debugger.setBreakpointByUrl', { url: script.url, ...pos, condition: 't.proc.comm === "id"' });
-      expect(bp.locations.length, JSON.stringify(bp)).toBe(1);
+      const { script, bp } = await breakInIdsGetuid(cdp);
 
       const from = cdp.events.length;
       await writeFile(upperFile('inspect-go'), '');
@@ -108,6 +135,45 @@ describe('vmctl boot --inspect', () => {
       const done = await b.proc;
       expect(done.exitCode, b.stderr()).toBe(0);
       expect(done.stdout).toBe(`${uid}\nafter`);
+    } finally {
+      cdp.close();
+      b.proc.kill();
+    }
+  }, 120_000);
+
+  it('while a breakpoint holds the kernel, guest processes outside it compute on and another guest runs', async () => {
+    await rm(upperFile('inspect-go'), { force: true });
+    // A busybox shell loop of builtins makes no system call: it runs natively, whatever the kernel does.
+    const b = await bootInspected(['--inspect=0', '--exec',
+      "sh -c 'while :; do :; done' & while [ ! -e /inspect-go ]; do sleep 0.1; done; id -u; kill $!; echo after"]);
+    const cdp = await Cdp.connect(b.wsUrl);
+    try {
+      const { bp } = await breakInIdsGetuid(cdp);
+      // (the spinner must be past its exec, which the kernel serves, before the kernel is held)
+      for (let i = 0; i < 200 && await descendantsCpuTicks(b.proc.pid!) < 5; i++) await new Promise((r) => setTimeout(r, 100));
+      const from = cdp.events.length;
+      await writeFile(upperFile('inspect-go'), '');
+      await cdp.waitFor('Debugger.paused', () => true, 30_000, from);
+
+      // The guest kernel is paused; the spinning guest process is not waiting on it.
+      const before = await descendantsCpuTicks(b.proc.pid!);
+      await new Promise((r) => setTimeout(r, 1500));
+      const spun = await descendantsCpuTicks(b.proc.pid!) - before;
+      // (1.5 s on a shared 2-CPU machine: at least a tenth of a CPU, in 100 Hz ticks)
+      expect(spun).toBeGreaterThanOrEqual(15);
+
+      // Another guest is another kernel: it boots, runs and exits meanwhile.
+      const other = await vmctl(['boot', '--exec', 'echo other guest; id -u'], { env: scratch.env });
+      expect(other.exitCode, other.text).toBe(0);
+      expect(other.stdout).toMatch(/^other guest\n\d+$/);
+
+      // And the held guest has not moved past the breakpoint.
+      expect(b.proc.exitCode).toBeNull();
+      await cdp.send('Debugger.removeBreakpoint', { breakpointId: bp.breakpointId });
+      await cdp.send('Debugger.resume');
+      const done = await b.proc;
+      expect(done.exitCode, b.stderr()).toBe(0);
+      expect(done.stdout).toMatch(/^\d+\nafter$/);
     } finally {
       cdp.close();
       b.proc.kill();
