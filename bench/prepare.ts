@@ -7,7 +7,6 @@
 import { constants } from 'node:fs';
 import { access, chmod, copyFile, cp, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runHostCommand } from '../src/host-command.ts';
 import { aptInstall, hasAptGet, isRoot } from '../src/host/apt.ts';
 import { findCompiler } from '../src/host/toolchain.ts';
@@ -15,7 +14,7 @@ import { packageDir } from '../src/paths.ts';
 import { ensureBusyboxRootfs } from '../src/rootfs/busybox.ts';
 import { HELPER_PROGRAMS, MICRO } from './suite.ts';
 
-export const BENCH_SRC = fileURLToPath(new URL('.', import.meta.url));
+export const BENCH_SRC = join(packageDir, 'bench');
 const PROGRAMS_SRC = join(BENCH_SRC, 'programs');
 const GUEST_SRC = join(BENCH_SRC, 'guest');
 

@@ -182,9 +182,7 @@ export function renderReport(report: BenchReport): string {
     [label('kernel_rss'), ...RUNNERS.map((s) => pair(ms, 'kernel_rss', s, 1, (n) => `${Math.round(n)} MB`))],
     [label('boot_rss'), ...RUNNERS.map((s) => pair(ms, 'boot_rss', s, 1, (n) => `${Math.round(n)} MB`))],
     [label('node_start') + ', s', ...RUNNERS.map((s) => pair(ms, 'node_start', s, 1000, (n) => n.toFixed(2)))],
-    [label('tsx_start') + ', s', ...RUNNERS.map((s) => pair(ms, 'tsx_start', s, 1000, (n) => n.toFixed(2)))],
     [label('cli_start') + ', s', ...RUNNERS.map((s) => pair(ms, 'cli_start', s, 1000, (n) => n.toFixed(2)))],
-    [label('tsx_rss'), ...RUNNERS.map((s) => pair(ms, 'tsx_rss', s, 1, (n) => `${Math.round(n)} MB`))],
     [label('cli_rss'), ...RUNNERS.map((s) => pair(ms, 'cli_rss', s, 1, (n) => `${Math.round(n)} MB`))],
   ];
   out.push(table(['benchmark', ...RUNNERS.map((s) => SHORT_LABEL[s])], macroRows));
@@ -254,25 +252,25 @@ export function boundNotes(ms: readonly Measurement[]): string[] {
   for (const placement of PLACEMENTS) {
     const boot = v('boot', 'vmctl', placement);
     const node = v('node_start', 'vmctl', placement);
-    const tsx = v('tsx_start', 'vmctl', placement);
     const cli = v('cli_start', 'vmctl', placement);
-    if (boot !== undefined && node !== undefined && tsx !== undefined && cli !== undefined) {
+    if (boot !== undefined && node !== undefined && cli !== undefined) {
       const s = (x: number): string => `${(x / 1000).toFixed(2)} s`;
       notes.push(
-        `boot --exec true, ${placement}: ${s(boot)}; Node.js alone starts in ${s(node)}, with tsx's loader registered in ${s(tsx)}, ` +
-          `and \`vmctl --version\` (tsx + oclif + the command table) takes ${s(cli)}; the remaining ${s(boot - cli)} is ` +
-          'loading the boot command, the kernel and the tracer (TypeScript modules through tsx) and running the guest.',
+        `boot --exec true, ${placement}: ${s(boot)}; Node.js alone starts in ${s(node)}, and \`vmctl --version\` ` +
+          `(oclif and the bundled command table) takes ${s(cli)}; ` +
+          (boot > cli
+            ? `the remaining ${s(boot - cli)} is loading the boot command and the kernel, checking the host build, ` +
+              'probing the host and running the guest.'
+            : 'the boot measured below that, so in this run the noise of the shared machine is larger than the boot\'s own cost.'),
       );
     }
   }
   const rss = v('kernel_rss', 'vmctl', 'unpinned') ?? v('kernel_rss', 'vmctl', 'pinned');
   const cliRss = v('cli_rss', 'vmctl', 'unpinned') ?? v('cli_rss', 'vmctl', 'pinned');
-  const tsxRss = v('tsx_rss', 'vmctl', 'unpinned') ?? v('tsx_rss', 'vmctl', 'pinned');
   const bootRss = v('boot_rss', 'vmctl', 'unpinned') ?? v('boot_rss', 'vmctl', 'pinned');
   if (rss !== undefined && cliRss !== undefined) {
     notes.push(
-      `kernel RSS: ${Math.round(rss)} MB peak on the workload; ${tsxRss === undefined ? '' : `Node.js with tsx's loader peaks at ${Math.round(tsxRss)} MB, `}` +
-        `\`vmctl --version\` alone at ${Math.round(cliRss)} MB` +
+      `kernel RSS: ${Math.round(rss)} MB peak on the workload; \`vmctl --version\` alone at ${Math.round(cliRss)} MB` +
         `${bootRss === undefined ? '' : ` and a boot of \`true\` at ${Math.round(bootRss)} MB`}: the rest is what the workload adds.`,
     );
   }

@@ -311,14 +311,9 @@ class Bench {
           add('boot', setting, placement, out.wallMs, 'ms');
           if (vmctl && out.peakRssMb !== undefined) add('boot_rss', setting, placement, out.peakRssMb, 'MB');
         }
-        // What a vmctl boot pays before its kernel runs: Node.js itself, with tsx's loader, then the CLI.
+        // What a vmctl boot pays before its kernel runs: Node.js itself, then the CLI.
         const node = await runHostStartup('node', placement, this.setup, opts);
         if (node.ok) add('node_start', 'vmctl', placement, node.wallMs, 'ms');
-        const tsx = await runHostStartup('tsx', placement, this.setup, { ...opts, pollRss: true });
-        if (tsx.ok) {
-          add('tsx_start', 'vmctl', placement, tsx.wallMs, 'ms');
-          if (tsx.peakRssMb !== undefined) add('tsx_rss', 'vmctl', placement, tsx.peakRssMb, 'MB');
-        }
         const cli = await runHostStartup('cli', placement, this.setup, { ...opts, pollRss: true });
         if (cli.ok) {
           add('cli_start', 'vmctl', placement, cli.wallMs, 'ms');
@@ -349,7 +344,7 @@ class Bench {
 }
 
 async function measure(bench: Bench, setup: Setup, plan: Plan, opts: BenchOptions): Promise<void> {
-  // Untimed: builds the tracer if needed and warms tsx's cache and the page cache.
+  // Untimed: builds the CLI bundle and the tracer if needed, and warms the page cache.
   opts.log('warming up (one untimed vmctl boot)…');
   const warm = await runVmctlBootTrue(false, 'unpinned', setup, { timeoutS: 600, verbose: opts.verbose, log: opts.log });
   if (!warm.ok) throw new Error(`vmctl boot --exec true failed before any measurement: ${warm.failure}`);

@@ -196,14 +196,12 @@ export async function runIn(
 }
 
 /**
- * What a vmctl boot pays before its kernel starts: `node -e 0`; Node.js with
- * tsx's loader registered, as bin/vmctl.js does first; `vmctl --version`
- * (tsx, oclif and the command table).
+ * What a vmctl boot pays before its kernel starts: `node -e 0`, then
+ * `vmctl --version` (oclif and the command table, from the CLI bundle).
  */
-export async function runHostStartup(what: 'node' | 'tsx' | 'cli', placement: Placement, setup: Setup, opts: RunOptions): Promise<RunOutput> {
+export async function runHostStartup(what: 'node' | 'cli', placement: Placement, setup: Setup, opts: RunOptions): Promise<RunOutput> {
   const [file, args] = {
     node: [process.execPath, ['-e', '0']],
-    tsx: [process.execPath, ['--input-type=module', '-e', "(await import('tsx/esm/api')).register();"]],
     cli: [VMCTL_BIN, ['--version']],
   }[what] as [string, string[]];
   return runProgram({ file, args, env: baseEnv(), cwd: packageDir }, placement, setup, opts);

@@ -87,8 +87,6 @@ export const MACRO: readonly BenchInfo[] = [
   { id: 'kernel_rss', label: 'kernel process peak RSS, workload', kind: 'macro', unit: 'MB' },
   { id: 'boot_rss', label: 'kernel process peak RSS, boot --exec true', kind: 'macro', unit: 'MB' },
   { id: 'node_start', label: 'node -e 0 (wall)', kind: 'macro', unit: 'ms' },
-  { id: 'tsx_start', label: 'node + tsx loader registered (wall)', kind: 'macro', unit: 'ms' },
-  { id: 'tsx_rss', label: 'node + tsx loader peak RSS', kind: 'macro', unit: 'MB' },
   { id: 'cli_start', label: 'vmctl --version (wall)', kind: 'macro', unit: 'ms' },
   { id: 'cli_rss', label: 'vmctl --version peak RSS', kind: 'macro', unit: 'MB' },
 ];

@@ -1,5 +1,4 @@
 import { Args, Flags } from '@oclif/core';
-import { bootGuest } from '../src/boot.ts';
 import { VmctlCommand } from '../src/cli/vmctl-command.ts';
 import { DEFAULT_STRACE_SIZE } from '../src/kernel/trace/options.ts';
 import { expandBareFlags } from '../src/cli/bare-flags.ts';
@@ -146,6 +145,7 @@ With --kernel (or "kernel" in the guest config) a User-Mode Linux kernel boots i
       'inject-seed': injectSeed, stats, 'gdb-port': gdbPort, 'gdb-exec': gdbExec,
       'inspect-brk': inspectBrk, 'break-syscall': breakSyscall, ...rest } = flags;
     const trace = { strace, straceFile, straceFormat, straceSize, inject, injectSeed, stats };
+    const { bootGuest } = await import('../src/boot.ts');
     const status = await bootGuest({ guest: args.guest, ...rest, trace, inspectBrk, breakSyscall, gdbPort, gdbExec });
     this.exit(status);
   }

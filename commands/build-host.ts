@@ -1,7 +1,5 @@
 import { Flags } from '@oclif/core';
 import { VmctlCommand } from '../src/cli/vmctl-command.ts';
-import { buildAndProbe } from '../src/host/build-and-probe.ts';
-import { buildHostKernel } from '../src/host/kernel-build.ts';
 
 export default class BuildHost extends VmctlCommand {
   static override summary = 'Compile the C tracer and probe what this host offers.';
@@ -35,9 +33,11 @@ With --kernel it builds, instead, a host kernel carrying the vmctl helper patch 
   async run(): Promise<void> {
     const { flags } = await this.parse(BuildHost);
     if (flags.kernel) {
+      const { buildHostKernel } = await import('../src/host/kernel-build.ts');
       await buildHostKernel({ kernelSrc: flags['kernel-src'], force: flags.force, verbose: flags.verbose });
       return;
     }
+    const { buildAndProbe } = await import('../src/host/build-and-probe.ts');
     await buildAndProbe({ force: flags.force, verbose: flags.verbose, print: (text) => this.log(text) });
   }
 }

@@ -1,10 +1,22 @@
 /** Where vmctl's files live: the package itself, its build output, and the per-user cache and state. */
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The package directory (the one holding package.json), wherever it was installed or cloned. */
-export const packageDir = dirname(dirname(fileURLToPath(import.meta.url)));
+/**
+ * The package directory (the one holding package.json), wherever it was
+ * installed or cloned: the nearest one above this module, which runs from
+ * src/ under tsx and from a chunk under build/cli/ when bundled.
+ */
+export const packageDir = packageDirAbove(dirname(fileURLToPath(import.meta.url)));
+
+function packageDirAbove(dir: string): string {
+  for (let at = dir; ; at = dirname(at)) {
+    if (existsSync(join(at, 'package.json'))) return at;
+    if (dirname(at) === at) throw new Error(`no package.json above ${dir}`);
+  }
+}
 
 /** Compiled host side: tracer.node, vmctl-stub, vmctl-probe (gitignored). */
 export const hostBuildDir = join(packageDir, 'build', 'host');

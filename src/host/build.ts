@@ -10,8 +10,8 @@ import { progress, runHostCommand } from '../host-command.ts';
 import { hostBuildDir, packageDir } from '../paths.ts';
 import { type Artifact, hostArtifacts } from './artifacts.ts';
 import { assertCanRunGuests, type HostProbe, runProbe } from './probe.ts';
-import { artifactHash, isUpToDate, writeStamp } from './stamp.ts';
-import { type Compiler, assertSupportedHost, findCompiler } from './toolchain.ts';
+import { artifactFingerprint, artifactHash, isUnchanged, isUpToDate, writeStamp } from './stamp.ts';
+import { type Compiler, assertSupportedHost, compilerFileState, findCompiler } from './toolchain.ts';
 
 export type BuildStatus = 'compiled' | 'up to date' | 'no sources' | 'failed';
 
@@ -57,17 +57,43 @@ async function compile(artifact: Artifact, compiler: Compiler, buildDir: string,
 async function buildArtifact(
   artifact: Artifact,
   compiler: Compiler,
+  compilerFile: string,
   buildDir: string,
   opts: BuildOptions,
 ): Promise<ArtifactOutcome> {
   if (artifact.compileUnits.length === 0) return { artifact, status: 'no sources' };
+  const fingerprint = await artifactFingerprint(artifact, compilerFile);
   const hash = await artifactHash(artifact, compiler.version);
-  if (!opts.force && (await isUpToDate(buildDir, artifact, hash))) return { artifact, status: 'up to date' };
+  if (!opts.force && (await isUpToDate(buildDir, artifact, hash))) {
+    // (the same sources under a new fingerprint, e.g. after a checkout: the next run needs no hash;
+    // only a saving, so a build directory vmctl may not write, like host-vm's read-only share, is fine)
+    await writeStamp(buildDir, artifact, hash, fingerprint).catch(() => undefined);
+    return { artifact, status: 'up to date' };
+  }
   progress(`compiling ${artifact.output} (${artifact.what}) from ${artifact.sourceDir}/…`);
   const log = await compile(artifact, compiler, buildDir, opts.verbose ?? false);
   if (log !== undefined) return { artifact, status: 'failed', log };
-  await writeStamp(buildDir, artifact, hash);
+  await writeStamp(buildDir, artifact, hash, fingerprint);
   return { artifact, status: 'compiled' };
+}
+
+/**
+ * Every output up to date by its fingerprint alone (src/host/stamp.ts), or
+ * undefined when anything may have changed: then the compiler is run and
+ * the sources are hashed.
+ */
+async function unchangedOutcomes(artifacts: Artifact[]): Promise<ArtifactOutcome[] | undefined> {
+  const compilerFile = await compilerFileState();
+  if (compilerFile === undefined) return undefined;
+  const unchanged = await Promise.all(artifacts.map(async (artifact) => {
+    if (artifact.compileUnits.length === 0) return false;
+    try {
+      return await isUnchanged(hostBuildDir, artifact, await artifactFingerprint(artifact, compilerFile));
+    } catch {
+      return false; // (an input gone meanwhile: the full check says what is wrong)
+    }
+  }));
+  return unchanged.every(Boolean) ? artifacts.map((artifact) => ({ artifact, status: 'up to date' })) : undefined;
 }
 
 /** Relative to the current directory when below it, for shorter lines. */
@@ -91,11 +117,16 @@ function describe(outcome: ArtifactOutcome): string {
 /** Builds every output, going on past a failure so one broken part does not hide the state of the others. */
 export async function buildHost(opts: BuildOptions = {}): Promise<ArtifactOutcome[]> {
   assertSupportedHost();
-  const compiler = await findCompiler({ verbose: opts.verbose });
-  await mkdir(hostBuildDir, { recursive: true });
-  const outcomes: ArtifactOutcome[] = [];
-  for (const artifact of await hostArtifacts()) {
-    outcomes.push(await buildArtifact(artifact, compiler, hostBuildDir, opts));
+  const artifacts = await hostArtifacts();
+  let outcomes = opts.force ? undefined : await unchangedOutcomes(artifacts);
+  if (outcomes === undefined) {
+    const compiler = await findCompiler({ verbose: opts.verbose });
+    const compilerFile = (await compilerFileState()) ?? '';
+    await mkdir(hostBuildDir, { recursive: true });
+    outcomes = [];
+    for (const artifact of artifacts) {
+      outcomes.push(await buildArtifact(artifact, compiler, compilerFile, hostBuildDir, opts));
+    }
   }
   const changed = outcomes.some((o) => o.status !== 'up to date');
   if (!opts.quiet || changed) {

@@ -17,7 +17,6 @@
  * command's exit status in the scratch directory and resets the machine,
  * which QEMU's -no-reboot turns into QEMU exiting: no ACPI power-off needed.
  */
-import { execa } from 'execa';
 import { constants } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { access, chmod, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -314,6 +313,9 @@ interface QemuRun {
 
 async function runQemu(args: string[], timeout: number | undefined, verbose: boolean): Promise<QemuRun> {
   if (verbose) progress(`+ ${formatCommand(QEMU, args)}`);
+  // (imported here: commands/host-vm.ts imports this module for DEFAULT_MEMORY, and every vmctl
+  // command loads the command table; execa's dozens of modules are for QEMU runs only)
+  const { execa } = await import('execa');
   const subprocess = execa(QEMU, args, {
     stdin: 'ignore',
     stdout: 'ignore',

@@ -3,6 +3,8 @@
  * vmctl supports, and a C compiler (installed with apt-get when vmctl runs as
  * root on Debian and none is there).
  */
+import { stat } from 'node:fs/promises';
+import { delimiter, join, resolve } from 'node:path';
 import { ExitCode, VmctlError } from '../errors.ts';
 import { progress, runHostCommand } from '../host-command.ts';
 import { aptInstall, hasAptGet, isRoot } from './apt.ts';
@@ -31,10 +33,31 @@ async function compilerVersion(command: string, verbose: boolean): Promise<strin
   return result.stdout.split('\n')[0]?.trim() ?? command;
 }
 
+/** The compiler to run (Compiler.command). */
+function compilerCommand(): string {
+  return process.env.CC?.trim() || 'cc';
+}
+
+/**
+ * The compiler's file as found on $PATH, without running it: its path,
+ * size, mtime and inode (through symlinks such as /usr/bin/cc), which a
+ * compiler upgrade or switch changes; undefined when it is not there.
+ */
+export async function compilerFileState(): Promise<string | undefined> {
+  const command = compilerCommand();
+  const candidates = command.includes('/') ? [resolve(command)]
+    : (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir || '.', command));
+  for (const path of candidates) {
+    const st = await stat(path).catch(() => undefined);
+    if (st?.isFile()) return `${path} ${st.size} ${st.mtimeMs} ${st.ino}`;
+  }
+  return undefined;
+}
+
 /** Finds the C compiler, installing gcc through apt-get when we are root on Debian and there is none. */
 export async function findCompiler(opts: { verbose?: boolean } = {}): Promise<Compiler> {
   const verbose = opts.verbose ?? false;
-  const command = process.env.CC?.trim() || 'cc';
+  const command = compilerCommand();
   let version = await compilerVersion(command, verbose);
   if (version === undefined && command === 'cc' && isRoot() && (await hasAptGet())) {
     progress('no C compiler found; installing gcc (needed to build the tracer)…');

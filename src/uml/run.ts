@@ -13,7 +13,6 @@
  * stdout and stderr are the host's own, so the command's output reaches
  * them untouched, with nothing to filter out.
  */
-import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { ExitCode, VmctlError } from '../errors.ts';
@@ -147,6 +146,8 @@ export async function runUml(spec: UmlRunSpec): Promise<UmlRunResult> {
     spec.cpu === undefined ? [spec.file, spec.args] : ['taskset', ['-c', String(spec.cpu), spec.file, ...spec.args]];
   if (spec.verbose) progress(`+ ${formatCommand(file, args)}`);
 
+  // (imported here: `vmctl boot` loads this module for every guest, and execa's dozens of modules only for UML)
+  const { execa } = await import('execa');
   const child = execa(file, args, {
     stdio: [spec.stdin === 'forward' ? 'pipe' : 'inherit', 'inherit', 'inherit', 'pipe'],
     reject: false,
