@@ -300,6 +300,17 @@ du -a d | cut -f2 | sort; du -s d | cut -f2; du -sk d/e | awk '{print ($1 >= 19)
     },
   },
   {
+    applet: 'su',
+    // An ordinary user's open(O_CREAT) gets the access it asked for on the file it creates, whatever
+    // mode the file gets (do_open(): no permission check on a new file); an existing one is checked.
+    // Not run natively: su needs root and a "nobody" user on the host.
+    script: `chmod 777 .; su -s /bin/sh nobody -c 'id -u; umask 222; echo hi > f && cat f; echo again > f; echo "status $?"'`,
+    native: false,
+    check: ({ stdout }) => {
+      expect(lines(stdout)).toEqual(['65534', 'hi', 'status 1']);
+    },
+  },
+  {
     applet: 'uname',
     script: 'uname -s; uname -m; uname -o; uname -p',
   },

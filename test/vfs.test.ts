@@ -400,6 +400,34 @@ describe('OverlayFs', () => {
     lowerUnchanged();
   });
 
+  it('objects held across copy-up, create, unlink and rename keep reading the copy that counts', () => {
+    // Each object knows which layer holds it; every step here moves something between the layers.
+    const share = look(ov.root, 'usr', 'share');
+    const doc = look(share, 'doc');
+    const readme = look(doc, 'README');
+    expect(catFile(readme)).toBe('read me\n');
+    // A name made in a directory that has no upper copy yet (the create copies it up).
+    writeFile(ok(doc.create!('NEWS', 0o644, ROOT)), 'news\n');
+    expect(catFile(look(doc, 'NEWS'))).toBe('news\n');
+    expect(names(doc)).toEqual(['COPYING', 'NEWS', 'README']);
+    // Copy-up through the held object: its stat and reads are the upper copy's.
+    writeFile(readme, 'changed text\n');
+    expect(stat(readme).size).toBe(13);
+    expect(catFile(readme)).toBe('changed text\n');
+    // Whited out below the directory now in the upper layer, then made again.
+    expect(doc.unlink!('COPYING')).toBe(0);
+    expect(doc.lookup!('COPYING')).toBe(-E.ENOENT);
+    expect(doc.create!('COPYING', 0o644, ROOT)).not.toBe(-E.EEXIST);
+    expect(catFile(look(doc, 'COPYING'))).toBe('');
+    // A moved directory: what is held below it reads from the new place.
+    expect(share.rename!('doc', look(ov.root, 'tmp'), 'docs', 0)).toBe(0);
+    expect(catFile(readme)).toBe('changed text\n');
+    expect(stat(readme).size).toBe(13);
+    expect(names(look(ov.root, 'tmp', 'docs'))).toEqual(['COPYING', 'NEWS', 'README']);
+    expect(share.lookup!('doc')).toBe(-E.ENOENT);
+    lowerUnchanged();
+  });
+
   it('a stale directory object never follows a host symlink put in its place', () => {
     const tmp = look(ov.root, 'tmp');
     expect(tmp.mkdir!('a', 0o755, ROOT)).toBe(0);

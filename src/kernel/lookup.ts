@@ -61,11 +61,15 @@ export function lookupParentAt(k: Kernel, t: Task, dirfd: number, path: string) 
   return resolveParent(walkContext(k, t), start, path);
 }
 
-/** Open a resolved location: a new open file description (not yet in any fd table). */
-export function openLocation(k: Kernel, t: Task, loc: Location, flags: number): OpenFile | number {
+/**
+ * Open a resolved location: a new open file description (not yet in any fd
+ * table) with `flags`; the filesystem is asked with `openFlags` (open(2)
+ * minus O_TRUNC for a file the call has just created).
+ */
+export function openLocation(k: Kernel, t: Task, loc: Location, flags: number, openFlags = flags): OpenFile | number {
   const inode = locInode(loc);
   if (!inode.open) return -E.ENXIO;
-  const ops = inode.open(flags, ioContext(k, t));
+  const ops = inode.open(openFlags, ioContext(k, t));
   if (typeof ops === 'number') return ops;
   const f = new OpenFile(inode, flags, ops, locPath(loc));
   f.location = loc;

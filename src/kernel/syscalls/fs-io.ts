@@ -63,6 +63,7 @@ export function doOpen(k: Kernel, t: Task, dirfd: number, path: string, flags: n
   // a descriptor for ioctls only (open(2), "File access mode").
   const acc = flags & O_ACCMODE;
   let loc = lookupAt(k, t, dirfd, path, !(flags & O_NOFOLLOW) && !((flags & O_CREAT) && (flags & O_EXCL)));
+  let created = false;
   if (typeof loc === 'number') {
     if (loc !== -E.ENOENT || !(flags & O_CREAT)) return loc;
     const par = lookupParentAt(k, t, dirfd, path);
@@ -73,9 +74,10 @@ export function doOpen(k: Kernel, t: Task, dirfd: number, path: string, flags: n
     const perm = inodePermission(t.proc.cred, dir, W_OK | X_OK);
     if (perm < 0) return perm;
     if (onReadOnlyMount(k, par.dir)) return -E.EROFS;
-    const created = dir.create(par.name, (mode & 0o7777 & ~t.proc.fs.umask), t.proc.cred);
-    if (typeof created === 'number') return created;
-    loc = [...par.dir, { name: par.name, inode: created }];
+    const made = dir.create(par.name, (mode & 0o7777 & ~t.proc.fs.umask), t.proc.cred);
+    if (typeof made === 'number') return made;
+    loc = [...par.dir, { name: par.name, inode: made }];
+    created = true;
   } else if ((flags & O_CREAT) && (flags & O_EXCL)) {
     return -E.EEXIST;
   }
@@ -84,14 +86,19 @@ export function doOpen(k: Kernel, t: Task, dirfd: number, path: string, flags: n
   if ((flags & O_DIRECTORY) && inode.type !== S_IFDIR) return -E.ENOTDIR;
   if (inode.type === S_IFDIR && (acc !== O_RDONLY || (flags & O_CREAT && !(flags & O_PATH)))) return -E.EISDIR;
   if (flags & O_PATH) return openPath(t, loc, flags);
-  const wantWrite = acc !== O_RDONLY || (flags & O_TRUNC) !== 0;
-  const perm = inodePermission(t.proc.cred, inode, (acc !== O_WRONLY ? R_OK : 0) | (wantWrite ? W_OK : 0));
-  // O_TRUNC with access mode 3 truncates too; with O_RDONLY Linux truncates as well (unspecified by POSIX).
-  if (perm < 0) return perm;
-  if (wantWrite && (inode.type === S_IFREG || inode.type === S_IFDIR) && onReadOnlyMount(k, loc)) return -E.EROFS;
-  const f = openLocation(k, t, loc, flags);
+  // do_open(): a file this call created is neither checked against its new
+  // mode (open(O_CREAT|O_RDWR, 0444) gives a writable fd) nor truncated.
+  const trunc = !created && (flags & O_TRUNC) !== 0;
+  const wantWrite = acc !== O_RDONLY || trunc;
+  if (!created) {
+    const perm = inodePermission(t.proc.cred, inode, (acc !== O_WRONLY ? R_OK : 0) | (wantWrite ? W_OK : 0));
+    // O_TRUNC with access mode 3 truncates too; with O_RDONLY Linux truncates as well (unspecified by POSIX).
+    if (perm < 0) return perm;
+    if (wantWrite && (inode.type === S_IFREG || inode.type === S_IFDIR) && onReadOnlyMount(k, loc)) return -E.EROFS;
+  }
+  const f = openLocation(k, t, loc, flags, trunc ? flags : flags & ~O_TRUNC);
   if (typeof f === 'number') return f;
-  if ((flags & O_TRUNC) && inode.type === S_IFREG && acc !== O_RDONLY) {
+  if (trunc && inode.type === S_IFREG && acc !== O_RDONLY) {
     const r = inode.setattr?.({ size: 0 });
     if (typeof r === 'number' && r < 0) {
       f.ops.release?.(f);

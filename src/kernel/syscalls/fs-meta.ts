@@ -57,9 +57,15 @@ export const STATX_STRUCT_SIZE = 256;
 /** sizeof(struct statfs) on x86_64. */
 export const STATFS_SIZE = 120;
 
-/** struct stat of x86_64 (arch/x86/include/uapi/asm/stat.h). */
+/** Where encodeStat() builds the struct; its padding and reserved fields stay zero. */
+const statScratch = Buffer.alloc(STAT_SIZE);
+
+/**
+ * struct stat of x86_64 (arch/x86/include/uapi/asm/stat.h), in a buffer
+ * the next call reuses: copy it out to the guest before encoding another.
+ */
 export function encodeStat(st: Stat): Buffer {
-  const b = Buffer.alloc(STAT_SIZE);
+  const b = statScratch;
   writeU64(b, 0, st.dev);
   writeU64(b, 8, st.ino);
   writeU64(b, 16, st.nlink);

@@ -54,6 +54,16 @@ function normalise(path: string): string | undefined {
   return '/' + comps.join('/');
 }
 
+/** Is `path` what normalise() makes of it? (Cheaper to ask than to normalise.) */
+function isNormal(path: string): boolean {
+  return path === '/' || (path.startsWith('/') && !path.endsWith('/') && !/\/\/|\/\.\.?(\/|$)/.test(path));
+}
+
+/** The last component of a normalised path ('' for "/"). */
+function lastName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
 /**
  * /proc/mounts escapes space, tab, newline and backslash as octal
  * (fs/proc_namespace.c, mangle()), so each line stays six fields.
@@ -72,12 +82,20 @@ export class MountTable implements MountLookup {
   /** in mount order; a later mount on the same path covers an earlier one */
   private readonly mounts: Mount[] = [];
   private readonly types = new Map<string, boolean>(DEFAULT_TYPES);
+  /** the topmost mount at each mount point */
+  private readonly top = new Map<string, Mount>();
+  /** last components of the mount points, with how many mounts end in each */
+  private readonly lastNames = new Map<string, number>();
 
   /** Mount `fs` at absolute guest `path`. The caller has checked that `path` is a directory. */
   mount(fs: FileSystem, path: string, source: string, options = 'rw'): number {
     const p = normalise(path);
     if (p === undefined) return -E.EINVAL;
-    this.mounts.push({ fs, path: p, source, options });
+    const m: Mount = { fs, path: p, source, options };
+    this.mounts.push(m);
+    this.top.set(p, m);
+    const name = lastName(p);
+    this.lastNames.set(name, (this.lastNames.get(name) ?? 0) + 1);
     if (!this.types.has(fs.type)) this.types.set(fs.type, true);
     return 0;
   }
@@ -94,19 +112,29 @@ export class MountTable implements MountLookup {
     if (i < 0) return -E.EINVAL;
     if (this.mounts.some((m) => m.path.startsWith(p + '/'))) return -E.EBUSY;
     this.mounts.splice(i, 1);
+    const under = this.mounts.map((m) => m.path).lastIndexOf(p);
+    if (under >= 0) this.top.set(p, this.mounts[under]!);
+    else this.top.delete(p);
+    const name = lastName(p), left = this.lastNames.get(name)! - 1;
+    if (left === 0) this.lastNames.delete(name);
+    else this.lastNames.set(name, left);
     return 0;
   }
 
   /** The topmost mount at exactly `path`. */
   mountAt(path: string): Mount | undefined {
+    // Paths the kernel builds are normalised already: one map lookup.
+    if (isNormal(path)) return this.top.get(path);
     const p = normalise(path);
-    if (p === undefined) return undefined;
-    for (let i = this.mounts.length - 1; i >= 0; i--) if (this.mounts[i]!.path === p) return this.mounts[i];
-    return undefined;
+    return p === undefined ? undefined : this.top.get(p);
   }
 
   mountedAt(path: string): Inode | undefined {
     return this.mountAt(path)?.fs.root;
+  }
+
+  mayCover(name: string): boolean {
+    return this.lastNames.has(name);
   }
 
   /** Root of the filesystem mounted at "/", if any. */

@@ -20,6 +20,14 @@
  * never send a host path through a component that has since become a
  * symlink. The host is only ever asked about paths whose every component
  * was found to be a directory by lstat, and files are opened O_NOFOLLOW.
+ *
+ * A live object also knows which layer holds its copy (`upper`). While the
+ * kernel runs, nothing but the kernel writes the layers (the lower one is
+ * never written, the upper one is this boot's), and every change it makes
+ * to the upper layer goes through copy-up, create or rename here, which
+ * keep that knowledge; so an open or a stat asks the host about one layer,
+ * and a name in a directory with no upper copy is looked for in the lower
+ * layer only. A fresh lookup asks the host again.
  */
 import { execFileSync } from 'node:child_process';
 import {
@@ -32,8 +40,8 @@ import { Pipe } from './pipe.ts';
 import {
   dtypeOfMode, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
   S_IFREG, S_IFSOCK,
-  type Cred, type DirEntry, type FileOps, type FileSystem, type Inode, type SetAttr, type Stat, type StatFs,
-  type Timespec,
+  type Cred, type DirEntry, type FileOps, type FileSystem, type Inode, type IoContext, type OpenFile, type SetAttr,
+  type Stat, type StatFs, type Timespec,
 } from './types.ts';
 
 export const WHITEOUT_PREFIX = '.wh.';
@@ -117,6 +125,8 @@ class IdMap {
 interface DirRef {
   readonly rel: string;
   readonly merged: boolean;
+  /** false: known to have no upper copy, so no upper entry or whiteout is below it */
+  readonly upper?: boolean;
 }
 
 /** What a name is, found by lstat of the layers (see OverlayFs.probe). */
@@ -148,6 +158,8 @@ class OverlayInode implements Inode {
     readonly type: number,
     public merged: boolean,
     public ino: number,
+    /** the copy that counts is the upper layer's (see the file comment) */
+    public upper: boolean,
   ) {
     this.key = { rel };
   }
@@ -244,7 +256,7 @@ export class OverlayFs implements FileSystem {
     const upperRoot = lstatSync(this.upper, { bigint: true });
     this.lowerInoTag = upperRoot.dev === lowerRoot.dev ? 0 : 2 ** 52;
     const merged = !this.exists(this.upperPath(OPAQUE_MARKER));
-    this.root = this.intern('', S_IFDIR, merged, merged ? this.inoOf(lowerRoot, true) : this.inoOf(upperRoot, false));
+    this.root = this.intern('', S_IFDIR, merged, merged ? this.inoOf(lowerRoot, true) : this.inoOf(upperRoot, false), true);
   }
 
   /** statfs(2) of the root: the upper layer's host filesystem, where writes go. */
@@ -266,6 +278,10 @@ export class OverlayFs implements FileSystem {
 
   private lowerPath(rel: string): string {
     return rel === '' ? this.lower : this.lower + '/' + rel;
+  }
+
+  private layerPath(rel: string, lower: boolean): string {
+    return lower ? this.lowerPath(rel) : this.upperPath(rel);
   }
 
   private lstat(path: string): BigIntStats | number {
@@ -301,7 +317,7 @@ export class OverlayFs implements FileSystem {
   probe(dir: DirRef, name: string): Probe | number {
     if (name.startsWith(WHITEOUT_PREFIX)) return -E.ENOENT;
     const rel = childRel(dir.rel, name);
-    const up = this.lstat(this.upperPath(rel));
+    const up = dir.upper === false ? -E.ENOENT : this.lstat(this.upperPath(rel));
     if (typeof up !== 'number') {
       const type = Number(up.mode) & S_IFMT;
       if (type !== S_IFDIR || !dir.merged) return { type, st: up, inUpper: true, merged: false, ino: this.inoOf(up, false) };
@@ -312,15 +328,15 @@ export class OverlayFs implements FileSystem {
     }
     if (up !== -E.ENOENT && up !== -E.ENOTDIR) return up;
     if (!dir.merged) return -E.ENOENT;
-    if (this.exists(this.upperPath(childRel(dir.rel, WHITEOUT_PREFIX + name)))) return -E.ENOENT;
+    if (dir.upper !== false && this.exists(this.upperPath(childRel(dir.rel, WHITEOUT_PREFIX + name)))) return -E.ENOENT;
     const lo = this.lstat(this.lowerPath(rel));
     if (typeof lo === 'number') return lo === -E.ENOTDIR ? -E.ENOENT : lo;
     const type = Number(lo.mode) & S_IFMT;
     return { type, st: lo, inUpper: false, merged: type === S_IFDIR, ino: this.inoOf(lo, true) };
   }
 
-  private intern(rel: string, type: number, merged: boolean, ino: number): OverlayInode {
-    const n = new OverlayInode(this, rel, type, merged, ino);
+  private intern(rel: string, type: number, merged: boolean, ino: number, upper: boolean): OverlayInode {
+    const n = new OverlayInode(this, rel, type, merged, ino, upper);
     this.live.set(rel, new WeakRef(n));
     this.finalizer.register(n, n.key);
     return n;
@@ -339,14 +355,14 @@ export class OverlayFs implements FileSystem {
     if (known) return known;
     const p = this.probe(dir, name);
     if (typeof p === 'number') return p;
-    return this.intern(rel, p.type, p.merged, p.ino);
+    return this.intern(rel, p.type, p.merged, p.ino, p.inUpper);
   }
 
   /** The merged listing: upper entries, then lower ones not shadowed or whited out. */
   readdir(dir: OverlayInode): DirEntry[] | number {
     if (dir.type !== S_IFDIR) return -E.ENOTDIR;
     if (dir.dead) return [];
-    const up = this.list(this.upperPath(dir.rel));
+    const up = dir.upper ? this.list(this.upperPath(dir.rel)) : -E.ENOENT;
     const lo = dir.merged ? this.list(this.lowerPath(dir.rel)) : [];
     if (typeof up === 'number' && (up !== -E.ENOENT || !dir.merged)) return up;
     if (typeof lo === 'number') return lo;
@@ -382,11 +398,12 @@ export class OverlayFs implements FileSystem {
 
   getattr(n: OverlayInode): Stat | number {
     if (n.dead) return this.deadStat(n);
-    let st = this.lstat(this.upperPath(n.rel));
-    let fromLower = false;
+    let fromLower = !n.upper;
+    let st = this.lstat(this.layerPath(n.rel, fromLower));
+    // Only a host change behind the kernel's back moves a copy: then the other layer is asked too.
     if (st === -E.ENOENT) {
-      st = this.lstat(this.lowerPath(n.rel));
-      fromLower = true;
+      fromLower = !fromLower;
+      st = this.lstat(this.layerPath(n.rel, fromLower));
     }
     if (typeof st === 'number') return st;
     if (n.type !== S_IFDIR) n.ino = this.inoOf(st, fromLower);
@@ -476,12 +493,12 @@ export class OverlayFs implements FileSystem {
     if (n.type !== S_IFLNK) return -E.EINVAL;
     if (n.dead) return -E.ENOENT;
     try {
-      return readlinkSync(this.upperPath(n.rel));
+      return readlinkSync(this.layerPath(n.rel, !n.upper));
     } catch (e) {
       if (hostErrno(e) !== -E.ENOENT) return hostErrno(e);
     }
     try {
-      return readlinkSync(this.lowerPath(n.rel));
+      return readlinkSync(this.layerPath(n.rel, n.upper));
     } catch (e) {
       return hostErrno(e);
     }
@@ -496,6 +513,7 @@ export class OverlayFs implements FileSystem {
    * afterwards: copying up is not a change the guest made.
    */
   private copyUp(rel: string, data = true): number {
+    if (this.liveAt(rel)?.upper) return 0;
     const up = this.lstat(this.upperPath(rel));
     if (typeof up !== 'number') return 0;
     if (up !== -E.ENOENT) return up;
@@ -510,6 +528,7 @@ export class OverlayFs implements FileSystem {
     if (typeof before !== 'number') this.restoreTimes(this.upperPath(parent), before);
     const n = this.liveAt(rel);
     if (n) {
+      n.upper = true;
       n.copyUps++;
       if (n.type !== S_IFDIR) {
         const now = this.lstat(this.upperPath(rel));
@@ -639,6 +658,31 @@ export class OverlayFs implements FileSystem {
   }
 
   /**
+   * Give an entry just made (an fd on it, or its path; host stat `st`) the
+   * guest's owner and permission bits `perm`. The host is asked to change
+   * only what it did not give the entry by itself (umask, a default ACL,
+   * set-id bits, another owner): each change is a write to its journal.
+   */
+  private settleNew(entry: number | string, st: BigIntStats, uid: number, gid: number, perm: number): void {
+    const hostUid = this.ids.hostUid(uid), hostGid = this.ids.hostGid(gid);
+    let chowned = false;
+    if (Number(st.uid) !== hostUid || Number(st.gid) !== hostGid) {
+      try {
+        if (typeof entry === 'number') fchownSync(entry, hostUid, hostGid);
+        else lchownSync(entry, hostUid, hostGid);
+        chowned = true;
+      } catch (e) {
+        // An unprivileged vmctl cannot give files away; they stay the host user's (shown as root).
+        if (this.ids.identity) throw e;
+      }
+    }
+    // Owner before mode: chown(2) clears set-id bits an explicit mode may set again.
+    if (!chowned && (Number(st.mode) & 0o7777) === perm) return;
+    if (typeof entry === 'number') fchmodSync(entry, perm);
+    else chmodSync(entry, perm);
+  }
+
+  /**
    * Checks and copy-up before making `name` in `dir`. Returns the new
    * relative path and whether a whiteout of that name must go afterwards
    * (made first, then the whiteout removed: a crash leaves the new entry).
@@ -648,39 +692,50 @@ export class OverlayFs implements FileSystem {
     if (dir.dead) return -E.ENOENT;
     if (isBadName(name)) return -E.EINVAL;
     if (name.startsWith(WHITEOUT_PREFIX)) return -E.EPERM;
-    const p = this.probe(dir, name);
-    if (typeof p !== 'number') return -E.EEXIST;
-    if (p !== -E.ENOENT) return p;
+    // probe()'s questions, each asked once: the answers are wanted below too.
+    const rel = childRel(dir.rel, name);
+    const up = dir.upper ? this.lstat(this.upperPath(rel)) : -E.ENOENT;
+    if (typeof up !== 'number') return -E.EEXIST;
+    if (up !== -E.ENOENT && up !== -E.ENOTDIR) return up;
+    const wh = this.upperPath(childRel(dir.rel, WHITEOUT_PREFIX + name));
+    const whiteout = dir.upper && this.exists(wh);
+    let lowerHas = false;
+    if (dir.merged) {
+      const lo = this.lstat(this.lowerPath(rel));
+      lowerHas = typeof lo !== 'number';
+      // A lower entry shows unless whited out; so does an error asking about it.
+      if (!whiteout && lowerHas) return -E.EEXIST;
+      if (!whiteout && typeof lo === 'number' && lo !== -E.ENOENT && lo !== -E.ENOTDIR) return lo;
+    }
     const r = this.copyUp(dir.rel);
     if (r < 0) return r;
-    const rel = childRel(dir.rel, name);
-    const wh = this.upperPath(childRel(dir.rel, WHITEOUT_PREFIX + name));
-    const lowerHas = dir.merged && this.exists(this.lowerPath(rel));
-    return { rel, whiteout: this.exists(wh) ? wh : undefined, lowerHas };
+    return { rel, whiteout: whiteout ? wh : undefined, lowerHas };
   }
 
   private dropWhiteout(wh: string | undefined): void {
     if (wh) rmSync(wh, { force: true });
   }
 
-  /** Look up a name just made, for the live map. */
-  private internNew(dir: OverlayInode, name: string): OverlayInode | number {
-    const rel = childRel(dir.rel, name);
-    const p = this.probe(dir, name);
-    if (typeof p === 'number') return p;
-    return this.liveAt(rel) ?? this.intern(rel, p.type, p.merged, p.ino);
+  /** The object of a regular file just made at `rel` with host stat `st`, for the live map. */
+  private internNew(rel: string, st: BigIntStats): OverlayInode {
+    const known = this.liveAt(rel);
+    if (!known) return this.intern(rel, S_IFREG, false, this.inoOf(st, false), true);
+    known.upper = true;
+    return known;
   }
 
   create(dir: OverlayInode, name: string, mode: number, cred: Cred): Inode | number {
     const prep = this.prepareCreate(dir, name);
     if (typeof prep === 'number') return prep;
-    const path = this.upperPath(prep.rel);
     const o = this.owner(dir, cred);
+    const perm = mode & 0o7777;
+    let st: BigIntStats;
     try {
-      const fd = openSync(path, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW, 0o600);
+      // Made with its permission bits already: settleNew puts right what the host did not give.
+      const fd = openSync(this.upperPath(prep.rel), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW, perm & 0o777);
       try {
-        this.chownNew(path, o.uid, o.gid);
-        fchmodSync(fd, mode & 0o7777);
+        st = fstatSync(fd, { bigint: true });
+        this.settleNew(fd, st, o.uid, o.gid, perm);
       } finally {
         closeSync(fd);
       }
@@ -688,7 +743,7 @@ export class OverlayFs implements FileSystem {
       return hostErrno(e);
     }
     this.dropWhiteout(prep.whiteout);
-    return this.internNew(dir, name);
+    return this.internNew(prep.rel, st);
   }
 
   /**
@@ -704,11 +759,12 @@ export class OverlayFs implements FileSystem {
     const path = this.upperPath(prep.rel);
     const build = prep.lowerHas ? this.tmpPath(dir.rel) : path;
     try {
-      mkdirSync(build, 0o700);
+      // Made in place with its permission bits already (settleNew puts right what the host did not give);
+      // a temporary one stays the host's own until its marker is in.
+      mkdirSync(build, build === path ? perm & 0o777 : 0o700);
       try {
         if (prep.lowerHas) closeSync(openSync(build + '/' + OPAQUE_MARKER, O_CREAT | O_EXCL | O_WRONLY, 0o600));
-        this.chownNew(build, o.uid, o.gid);
-        chmodSync(build, perm);
+        this.settleNew(build, lstatSync(build, { bigint: true }), o.uid, o.gid, perm);
         if (build !== path) renameSync(build, path);
       } catch (e) {
         rmSync(build, { recursive: true, force: true });
@@ -826,8 +882,8 @@ export class OverlayFs implements FileSystem {
   }
 
   /** Is the merged directory `rel` empty? (rmdir and rename over a directory) */
-  private mergedEmpty(rel: string, merged: boolean): boolean | number {
-    const tmp = new OverlayInode(this, rel, S_IFDIR, merged, 0);
+  private mergedEmpty(rel: string, merged: boolean, upper: boolean): boolean | number {
+    const tmp = new OverlayInode(this, rel, S_IFDIR, merged, 0, upper);
     const entries = this.readdir(tmp);
     if (typeof entries === 'number') return entries;
     return entries.length === 0;
@@ -848,7 +904,7 @@ export class OverlayFs implements FileSystem {
     if (typeof p === 'number') return p;
     if (p.type !== S_IFDIR) return -E.ENOTDIR;
     const rel = childRel(dir.rel, name);
-    const empty = this.mergedEmpty(rel, p.merged);
+    const empty = this.mergedEmpty(rel, p.merged, p.inUpper);
     if (typeof empty === 'number') return empty;
     if (!empty) return -E.ENOTEMPTY;
     const st = this.toStat(p.st, p.ino);
@@ -907,7 +963,7 @@ export class OverlayFs implements FileSystem {
       if (within(dstRel, srcRel)) return -E.EINVAL;
       if (target) {
         if (target.type !== S_IFDIR) return -E.ENOTDIR;
-        const empty = this.mergedEmpty(dstRel, target.merged);
+        const empty = this.mergedEmpty(dstRel, target.merged, target.inUpper);
         if (typeof empty === 'number') return empty;
         if (!empty) return -E.ENOTEMPTY;
       }
@@ -987,6 +1043,7 @@ export class OverlayFs implements FileSystem {
     for (const [n, rel] of moved) {
       n.key.rel = rel;
       n.merged = false;
+      n.upper = true;
       const st = this.lstat(this.upperPath(rel));
       if (typeof st !== 'number') n.ino = this.inoOf(st, false);
       this.live.set(rel, new WeakRef(n));
@@ -1001,7 +1058,7 @@ export class OverlayFs implements FileSystem {
     switch (n.type) {
       case S_IFDIR:
         if (acc !== O_RDONLY) return -E.EISDIR;
-        return { seekable: true, readdir: () => this.readdir(n), poll: () => POLLIN | POLLRDNORM };
+        return new OverlayDirOps(n);
       case S_IFREG:
         return this.openFile(n, flags);
       case S_IFIFO:
@@ -1030,91 +1087,146 @@ export class OverlayFs implements FileSystem {
     }
     const first = this.openHost(n, acc, trunc);
     if (typeof first === 'number') return first;
-    let { fd, lower } = first;
-    let seen = n.copyUps;
-    n.openFds.add(fd);
-    /** A read-only description on the lower copy moves to the upper copy once it exists (overlayfs since 4.19). */
-    const current = (): number => {
-      if (lower && n.copyUps !== seen && !n.dead) {
-        const again = this.openHost(n, O_RDONLY, false);
-        if (typeof again !== 'number' && !again.lower) {
-          n.openFds.delete(fd);
-          closeSync(fd);
-          ({ fd, lower } = again);
-          n.openFds.add(fd);
-        }
-        seen = n.copyUps;
-      }
-      return fd;
-    };
-    let open = true;
-    return {
-      seekable: true,
-      read: (_f, _ctx, len, pos) => this.readAt(current(), len, pos),
-      write: (_f, _ctx, data, pos) => this.writeAt(fd, data, pos),
-      poll: () => POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM,
-      hostFd: () => current(),
-      release: () => {
-        if (!open) return;
-        open = false;
-        n.openFds.delete(fd);
-        try {
-          closeSync(fd);
-        } catch {
-          // already closed: nothing to do
-        }
-      },
-    };
+    return new OverlayFileOps(n, first.fd, first.lower);
   }
 
-  /** Open the copy that counts: upper if it exists, else lower (read-only). */
-  private openHost(n: OverlayInode, acc: number, trunc: boolean): { fd: number; lower: boolean } | number {
+  /**
+   * Open the copy that counts: the upper one if the inode has one (always
+   * so for writing: the caller copied up first), else the lower one, read-only.
+   */
+  openHost(n: OverlayInode, acc: number, trunc: boolean): { fd: number; lower: boolean } | number {
     // A deleted file still open somewhere (open of /proc/PID/fd/N): reopen that description's file.
-    const up = n.dead ? [...n.openFds].map((fd) => `/proc/self/fd/${fd}`)[0] : this.upperPath(n.rel);
-    if (up === undefined) return -E.ENOENT;
+    if (n.dead) {
+      const fd = n.openFds.values().next();
+      return fd.done ? -E.ENOENT : this.openUpper(`/proc/self/fd/${fd.value}`, acc, trunc);
+    }
+    // Writing: the caller copied the file up first.
+    if (acc !== O_RDONLY || trunc) return this.openUpper(this.upperPath(n.rel), acc, trunc);
+    // Only a host change behind the kernel's back takes the copy away: then the other layer's is read.
+    const r = this.openRead(n.rel, !n.upper);
+    return r === -E.ENOENT ? this.openRead(n.rel, n.upper) : r;
+  }
+
+  private openRead(rel: string, lower: boolean): { fd: number; lower: boolean } | number {
+    try {
+      return { fd: openSync(this.layerPath(rel, lower), constants.O_RDONLY | O_NOFOLLOW), lower };
+    } catch (e) {
+      return hostErrno(e);
+    }
+  }
+
+  private openUpper(path: string, acc: number, trunc: boolean): { fd: number; lower: boolean } | number {
     const extra = O_NOFOLLOW | (trunc ? O_TRUNC : 0);
     try {
-      if (acc === O_RDONLY && !trunc) return { fd: openSync(up, constants.O_RDONLY | O_NOFOLLOW), lower: false };
+      if (acc === O_RDONLY && !trunc) return { fd: openSync(path, constants.O_RDONLY | O_NOFOLLOW), lower: false };
       try {
         // O_RDWR even for O_WRONLY: a shared writable mapping needs a readable fd (mmap(2), EACCES).
-        return { fd: openSync(up, O_RDWR | extra), lower: false };
+        return { fd: openSync(path, O_RDWR | extra), lower: false };
       } catch (e) {
         if (acc !== O_WRONLY || hostErrno(e) !== -E.EACCES) throw e;
-        return { fd: openSync(up, O_WRONLY | extra), lower: false };
+        return { fd: openSync(path, O_WRONLY | extra), lower: false };
       }
     } catch (e) {
-      if (hostErrno(e) !== -E.ENOENT || acc !== O_RDONLY || trunc) return hostErrno(e);
-    }
-    try {
-      return { fd: openSync(this.lowerPath(n.rel), constants.O_RDONLY | O_NOFOLLOW), lower: true };
-    } catch (e) {
       return hostErrno(e);
     }
   }
+}
 
-  private readAt(fd: number, len: number, pos: number): Uint8Array | number {
-    if (pos < 0) return -E.EINVAL;
-    let n = Math.min(len, MAX_IO);
-    try {
-      // Do not allocate a huge buffer for a small file.
-      if (n > 65536) n = Math.max(0, Math.min(n, Number(fstatSync(fd).size) - pos));
-      if (n <= 0) return 0;
-      const buf = new Uint8Array(n);
-      const got = readSync(fd, buf, 0, n, pos);
-      if (got === 0) return 0;
-      return got === n ? buf : buf.subarray(0, got);
-    } catch (e) {
-      return hostErrno(e);
-    }
+/** An open directory of the overlay: getdents64 lists the merged directory. */
+class OverlayDirOps implements FileOps {
+  readonly seekable = true;
+
+  constructor(private readonly n: OverlayInode) {}
+
+  readdir(): DirEntry[] | number {
+    return this.n.fs.readdir(this.n);
   }
 
-  private writeAt(fd: number, data: Uint8Array, pos: number): number {
-    if (pos < 0) return -E.EINVAL;
-    if (pos + data.length > Number.MAX_SAFE_INTEGER) return -E.EFBIG;
-    try {
-      return writeSync(fd, data, 0, data.length, pos);
-    } catch (e) {
-      return hostErrno(e);
+  poll(): number {
+    return POLLIN | POLLRDNORM;
+  }
+}
+
+/** An open regular file of the overlay: a host fd on the copy that counts. */
+class OverlayFileOps implements FileOps {
+  readonly seekable = true;
+  private open = true;
+  /** n.copyUps when `fd` was opened */
+  private seen: number;
+
+  constructor(private readonly n: OverlayInode, private fd: number, private lower: boolean) {
+    this.seen = n.copyUps;
+    n.openFds.add(fd);
+  }
+
+  /** A read-only description on the lower copy moves to the upper copy once it exists (overlayfs since 4.19). */
+  private current(): number {
+    const n = this.n;
+    if (this.lower && n.copyUps !== this.seen && !n.dead) {
+      const again = n.fs.openHost(n, O_RDONLY, false);
+      if (typeof again !== 'number' && !again.lower) {
+        n.openFds.delete(this.fd);
+        closeSync(this.fd);
+        this.fd = again.fd;
+        this.lower = again.lower;
+        n.openFds.add(this.fd);
+      }
+      this.seen = n.copyUps;
     }
+    return this.fd;
+  }
+
+  read(_f: OpenFile, _ctx: IoContext, len: number, pos: number): Uint8Array | number {
+    return readAt(this.current(), len, pos);
+  }
+
+  write(_f: OpenFile, _ctx: IoContext, data: Uint8Array, pos: number): number {
+    return writeAt(this.fd, data, pos);
+  }
+
+  poll(): number {
+    return POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM;
+  }
+
+  hostFd(): number {
+    return this.current();
+  }
+
+  release(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.n.openFds.delete(this.fd);
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already closed: nothing to do
+    }
+  }
+}
+
+function readAt(fd: number, len: number, pos: number): Uint8Array | number {
+  if (pos < 0) return -E.EINVAL;
+  let n = Math.min(len, MAX_IO);
+  try {
+    // Do not allocate a huge buffer for a small file.
+    if (n > 65536) n = Math.max(0, Math.min(n, Number(fstatSync(fd).size) - pos));
+    if (n <= 0) return 0;
+    // Not zeroed: what the read does not fill is cut off below.
+    const buf = Buffer.allocUnsafe(n);
+    const got = readSync(fd, buf, 0, n, pos);
+    if (got === 0) return 0;
+    return got === n ? buf : buf.subarray(0, got);
+  } catch (e) {
+    return hostErrno(e);
+  }
+}
+
+function writeAt(fd: number, data: Uint8Array, pos: number): number {
+  if (pos < 0) return -E.EINVAL;
+  if (pos + data.length > Number.MAX_SAFE_INTEGER) return -E.EFBIG;
+  try {
+    return writeSync(fd, data, 0, data.length, pos);
+  } catch (e) {
+    return hostErrno(e);
   }
 }

@@ -36,6 +36,11 @@ export function locPath(loc: Location): string {
 export interface MountLookup {
   /** root inode of the filesystem mounted at `path`, if any */
   mountedAt(path: string): Inode | undefined;
+  /**
+   * Could a mount point end in a component called `name`? False lets the
+   * walk step into `name` without building its path to ask `mountedAt`.
+   */
+  mayCover?(name: string): boolean;
 }
 
 export interface WalkContext {
@@ -64,7 +69,8 @@ function splitPath(path: string): string[] {
 }
 
 function childPath(stack: PathEntry[], name: string): string {
-  return locPath(stack) === '/' ? '/' + name : locPath(stack) + '/' + name;
+  const parent = locPath(stack);
+  return parent === '/' ? '/' + name : parent + '/' + name;
 }
 
 /**
@@ -124,7 +130,7 @@ function walk(ctx: WalkContext, stack: PathEntry[], path: string, followLast: bo
     if (!cur.lookup) return -E.ENOTDIR;
     let child = cur.lookup(c);
     if (typeof child === 'number') return child;
-    const mounted = ctx.mounts.mountedAt(childPath(stack, c));
+    const mounted = ctx.mounts.mayCover?.(c) === false ? undefined : ctx.mounts.mountedAt(childPath(stack, c));
     if (mounted) child = mounted;
     if (child.type === S_IFLNK && (!last || followLast)) {
       if (++st.links > MAX_SYMLINKS) return -E.ELOOP;
