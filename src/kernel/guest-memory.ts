@@ -70,7 +70,9 @@ export class GuestMemory {
       if (n <= 0) return -E.EFAULT;
       const nul = this.scratch.indexOf(0);
       if (nul >= 0 && nul < n) {
-        parts.push(Buffer.from(this.scratch.subarray(0, nul)));
+        // Most strings end in their first page: decoded from the scratch buffer, no copy.
+        if (parts.length === 0) return this.scratch.toString('utf8', 0, nul);
+        parts.push(this.scratch.subarray(0, nul));
         return Buffer.concat(parts).toString('utf8');
       }
       parts.push(Buffer.from(this.scratch.subarray(0, n)));
@@ -83,24 +85,6 @@ export class GuestMemory {
   /** A path argument: PATH_MAX 4096 including the NUL. */
   readPath(pid: number, addr: number): string | number {
     return this.readCString(pid, addr, 4096);
-  }
-
-  /** A NULL-terminated array of string pointers (argv, envp of execve). */
-  readStringArray(pid: number, addr: number, maxCount = 0x7fffffff, maxBytes = 2 * 1024 * 1024): string[] | number {
-    const out: string[] = [];
-    if (addr === 0) return out;
-    let bytes = 0;
-    for (let i = 0; ; i++) {
-      if (i >= maxCount) return -E.E2BIG;
-      const p = this.readU64(pid, addr + 8 * i);
-      if (p < 0) return -E.EFAULT;
-      if (p === 0) return out;
-      const s = this.readCString(pid, p, 128 * 1024);
-      if (typeof s === 'number') return s === -E.ENAMETOOLONG ? -E.E2BIG : s;
-      bytes += Buffer.byteLength(s) + 1 + 8;
-      if (bytes > maxBytes) return -E.E2BIG;
-      out.push(s);
-    }
   }
 
   readU32(pid: number, addr: number): number {

@@ -407,7 +407,8 @@ export class Kernel {
     this.inLoop = true;
     try {
       for (;;) {
-        this.timers.runDue(monotonicMs());
+        // (the clock only when a timer is set: reading it costs a BigInt)
+        if (this.timers.next() >= 0) this.timers.runDue(monotonicMs());
         this.serveWoken();
         if (this.isShutDown) return;
         if (this.running <= 0) {

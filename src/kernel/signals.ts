@@ -107,6 +107,8 @@ export function signalPending(t: Task): boolean {
 }
 
 function dequeue(t: Task): SigInfo | undefined {
+  // Nothing pending, as on almost every return to user mode: no mask work.
+  if (t.pending.length === 0 && t.proc.sharedPending.length === 0) return undefined;
   const m = t.sigmask & ~UNBLOCKABLE;
   // Synchronous (thread) signals first, lowest number first, like the kernel.
   for (const list of [t.pending, t.proc.sharedPending]) {
@@ -182,7 +184,7 @@ export function deliverSignals(k: Kernel, t: Task): boolean {
 /** Turn internal -ERESTART* results into EINTR or a restart (arch/x86/kernel/signal.c). */
 function fixRestart(t: Task, handler: boolean, flags: number): void {
   const rax = t.regs.get(Reg.RAX);
-  if (!RESTART_CODES.has(rax) || t.regs.get(Reg.ORIG_RAX) < 0) return;
+  if (rax > -E.ERESTARTSYS || !RESTART_CODES.has(rax) || t.regs.get(Reg.ORIG_RAX) < 0) return;
   let restart: boolean;
   if (!handler) restart = true;
   else if (rax === -E.ERESTARTNOINTR) restart = true;

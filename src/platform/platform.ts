@@ -49,10 +49,22 @@ export interface RoundTripCounts {
   helperMmBatches: number;
 }
 
-/** One host syscall of a batch. */
+/** A batch call's expected result that stands for any success (not -4095..-1): stub.S. */
+export const BATCH_ANY = -(2 ** 63);
+
+/** One host syscall of a batch, and the result it must give for the batch to go on. */
 export interface BatchCall {
   nr: number;
   args: readonly number[];
+  expect: number;
+}
+
+/** How a batch ended. */
+export interface BatchOutcome {
+  /** how many calls gave what they should: all of them, or the index of the one that did not */
+  done: number;
+  /** that call's result; when all were done, the last call's (0 if it unmapped the stub itself) */
+  result: number;
 }
 
 export interface Platform {
@@ -78,19 +90,37 @@ export interface Platform {
   /** A fresh host process, forked from the zygote, stopped, holding only the stub. */
   spawnFresh(): number;
   /**
-   * In a fresh process (the stub still mapped), make every call of `calls`
-   * in one round trip through the stub's batch runner; the call table is
-   * written to guest memory at `table`. Returns each call's result, or
-   * -errno if the batch could not run.
+   * In a fresh process (the stub still mapped), make the calls in order in
+   * one round trip through the stub's batch runner, stopping at the first
+   * that does not give its expected result. `data` goes to the stub's
+   * scratch memory first, at `batchData.start`: arguments may point into
+   * it. A last call may unmap the stub itself. Returns how the batch
+   * ended, or -errno if it could not run (-ENOMEM: more than the scratch
+   * holds).
    */
-  batch(hostTid: number, calls: readonly BatchCall[], table: number): number[] | number;
-  /** The stub's `syscall` instruction and its mapping, in a fresh process. */
+  batch(hostTid: number, calls: readonly BatchCall[], data?: Uint8Array): BatchOutcome | number;
+  /** The stub's scratch memory, in a fresh process: a batch's data and table. */
+  readonly batchData: { start: number; end: number };
+  /**
+   * The seccomp filter (struct sock_filter[]) a fresh process must install
+   * before it runs guest code; undefined when there is none to install
+   * (strict mode, or the zygote carries it already).
+   */
+  readonly guestFilter: Uint8Array | undefined;
+  /** The stub's `syscall` instruction and its mappings, in a fresh process. */
   readonly stubSyscallRip: number;
   readonly stubStart: number;
   readonly stubEnd: number;
   /** Guest memory: bytes moved, or -errno. */
   readMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
   writeMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
+  /**
+   * Many ranges of guest memory in one host call, one after the other into
+   * `buf`: `ranges` holds `count` (address, length) pairs, at most 1024.
+   * Returns the bytes read, fewer where a range could not be read (the
+   * copy ends there), or -errno when not even the first could.
+   */
+  readMemRanges(pid: number, ranges: Float64Array, count: number, buf: Uint8Array): number;
   /** Write ignoring page protection (read-only text), as the kernel may. */
   forceWriteMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
   getFpRegs(hostTid: number, buf: Uint8Array): number;

@@ -1,13 +1,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { BatchBuilder } from './batch-builder.ts';
 import { Regs, REG_COUNT } from './regs.ts';
-import type { BatchCall, GuestEventView, HelperState, MmOp, Platform, RoundTripCounts } from './platform.ts';
+import { BATCH_ANY, type BatchCall, type BatchOutcome, type GuestEventView, type HelperState, type MmOp, type Platform,
+  type RoundTripCounts } from './platform.ts';
 import { CountKind, HelperBit, loadTracerAddon, MemOp, SignalOp, type TracerAddon } from './tracer-addon.ts';
 
 const CLONE_PARENT = 0x00008000;
+const CLONE_PTRACE = 0x00002000;
 const SIGCHLD = 17;
 const NR_CLONE = 56;
 const ECANCELED = 125;
+const ENOMEM = 12;
+const EFAULT = 14;
+const BATCH_ENTRY = 64;
 
 /** struct ptrace_vmctl_mm_op (host-patch/ptrace-vmctl.h) */
 const MM_OP_SIZE = 48;
@@ -25,11 +31,15 @@ const MM_MAX_WRITE = 1 << 20;
 export class PtraceSysemuPlatform implements Platform {
   readonly eventRegs: Regs;
   readonly stubSyscallRip: number;
-  readonly stubStart = 0x100000000;
-  readonly stubEnd = 0x100002000;
+  readonly stubStart: number;
+  readonly stubEnd: number;
+  readonly batchData: { start: number; end: number };
+  readonly guestFilter: Uint8Array | undefined;
   private readonly addon: TracerAddon;
   private readonly event = new Int32Array(6);
   private readonly aux = new Int32Array(8);
+  /** the registers resume() hands the tracer (shared with it at init) */
+  private readonly resumeRegs = new Int32Array(REG_COUNT * 2);
   private readonly view: GuestEventView = { kind: 0, tid: 0, a: 0, b: 0, c: 0, d: 0 };
   private readonly zygote: number;
   readonly freshLayout: { stackStart: number; stackEnd: number; vdso: number };
@@ -43,13 +53,30 @@ export class PtraceSysemuPlatform implements Platform {
     this.addon = loadTracerAddon(hostBuildDir);
     this.eventRegs = new Regs(new Int32Array(REG_COUNT * 2));
     const stub = path.join(hostBuildDir, 'vmctl-stub');
-    this.stubSyscallRip = readElfEntry(stub);
-    this.zygote = this.addon.init(stub, this.eventRegs.raw, this.event, this.aux, accelerated, useHelper);
+    const layout = readStubLayout(stub);
+    this.stubSyscallRip = layout.entry;
+    this.stubStart = layout.start;
+    this.stubEnd = layout.end;
+    this.batchData = layout.scratch;
+    this.zygote = this.addon.init(stub, this.eventRegs.raw, this.event, this.aux, this.resumeRegs, accelerated, useHelper);
     const bits = this.addon.helperStatus();
     this.helper = {
       roundtrip: { available: (bits & HelperBit.HaveRoundtrip) !== 0, inUse: (bits & HelperBit.UseRoundtrip) !== 0 },
       mmBatch: { available: (bits & HelperBit.HaveMmBatch) !== 0, inUse: (bits & HelperBit.UseMmBatch) !== 0 },
     };
+    // A fresh process installs the seccomp filter at the end of its image
+    // batch, which then runs with no stop. The helper builds images with
+    // no code of ours running: there the zygote carries the filter.
+    this.guestFilter = accelerated ? this.addon.guestFilter() : undefined;
+    if (this.guestFilter && this.helper.mmBatch.inUse) {
+      const b = new BatchBuilder(this.batchData.start);
+      b.installFilter(this.guestFilter);
+      const r = this.batch(this.zygote, b.calls, b.dataBlock);
+      if (typeof r === 'number' || r.done < 1) {
+        throw new Error(`could not install the seccomp filter in the zygote: errno ${typeof r === 'number' ? -r : -r.result}`);
+      }
+      this.guestFilter = undefined;
+    }
     this.freshLayout = parseLayout(this.hostMaps(this.zygote));
     this.hostAuxv = readAuxv('/proc/self/auxv');
   }
@@ -75,7 +102,8 @@ export class PtraceSysemuPlatform implements Platform {
   }
 
   resume(hostTid: number, regs: Regs, sig = 0): number {
-    return this.addon.resume(hostTid, regs.raw, sig);
+    this.resumeRegs.set(regs.raw);
+    return this.addon.resume(hostTid, sig);
   }
 
   step(hostTid: number, regs: Regs): number {
@@ -87,18 +115,24 @@ export class PtraceSysemuPlatform implements Platform {
       args[3] ?? 0, args[4] ?? 0, args[5] ?? 0);
   }
 
-  batch(hostTid: number, calls: readonly BatchCall[], table: number): number[] | number {
-    const b = Buffer.alloc(64 * calls.length);
+  batch(hostTid: number, calls: readonly BatchCall[], data?: Uint8Array): BatchOutcome | number {
+    // data, then the table 64-byte aligned, in one write
+    const tableOff = Math.ceil((data?.length ?? 0) / BATCH_ENTRY) * BATCH_ENTRY;
+    const size = tableOff + BATCH_ENTRY * calls.length;
+    if (size > this.batchData.end - this.batchData.start) return -ENOMEM;
+    const b = Buffer.alloc(size);
+    if (data) b.set(data, 0);
     calls.forEach((c, i) => {
-      b.writeBigInt64LE(BigInt(c.nr), 64 * i);
-      for (let a = 0; a < 6; a++) b.writeBigInt64LE(BigInt(c.args[a] ?? 0), 64 * i + 8 + 8 * a);
+      const o = tableOff + BATCH_ENTRY * i;
+      b.writeBigInt64LE(BigInt(c.nr), o);
+      for (let a = 0; a < 6; a++) b.writeBigInt64LE(BigInt(c.args[a] ?? 0), o + 8 + 8 * a);
+      b.writeBigInt64LE(BigInt(c.expect), o + 56);
     });
-    if (this.writeMem(hostTid, table, b, 0, b.length) !== b.length) return -14; // EFAULT
+    if (this.writeMem(hostTid, this.batchData.start, b, 0, size) !== size) return -EFAULT;
     // the runner sits 16 bytes after the stub's single syscall (stub.S)
-    const r = this.addon.batch(hostTid, this.stubSyscallRip + 16, table, calls.length);
-    if (r < 0) return r;
-    if (this.readMem(hostTid, table, b, 0, b.length) !== b.length) return -14;
-    return calls.map((_, i) => Number(b.readBigInt64LE(64 * i + 56)));
+    const done = this.addon.batch(hostTid, this.stubSyscallRip + 16, this.batchData.start + tableOff, calls.length);
+    if (done < 0) return done;
+    return { done, result: this.aux[2]! * 4294967296 + (this.aux[1]! >>> 0) };
   }
 
   roundTripCounts(): RoundTripCounts {
@@ -185,14 +219,20 @@ export class PtraceSysemuPlatform implements Platform {
   spawnFresh(): number {
     // CLONE_PARENT: the new process is the kernel's child, so the kernel
     // reaps it; otherwise it would linger as the zygote's zombie.
-    const r = this.inject(this.zygote, NR_CLONE, [CLONE_PARENT | SIGCHLD, 0, 0, 0, 0, 0], this.stubSyscallRip);
-    const child = this.lastChild();
-    if (r < 0 || child <= 0) throw new Error(`could not fork a guest process from the zygote: errno ${-r}`);
+    // CLONE_PTRACE: traced from birth, stopped before it runs anything.
+    const r = this.batch(this.zygote, [{ nr: NR_CLONE, args: [CLONE_PARENT | CLONE_PTRACE | SIGCHLD], expect: BATCH_ANY }]);
+    const child = typeof r === 'number' ? r : r.result;
+    const err = child < 0 ? child : this.addon.adopt(child);
+    if (err < 0) throw new Error(`could not fork a guest process from the zygote: errno ${-err}`);
     return child;
   }
 
   readMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number {
     return this.addon.mem(MemOp.Read, pid, addr, buf, off, len);
+  }
+
+  readMemRanges(pid: number, ranges: Float64Array, count: number, buf: Uint8Array): number {
+    return this.addon.readv(pid, ranges, count, buf);
   }
 
   writeMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number {
@@ -275,14 +315,21 @@ function readAuxv(file: string): Map<number, number> {
   return out;
 }
 
-function readElfEntry(file: string): number {
-  const hdr = Buffer.alloc(64);
-  const fd = fs.openSync(file, 'r');
-  try {
-    fs.readSync(fd, hdr, 0, 64, 0);
-  } finally {
-    fs.closeSync(fd);
+/** The stub's entry (its `syscall`), the span of its mappings, and its writable scratch segment. */
+function readStubLayout(file: string): { entry: number; start: number; end: number; scratch: { start: number; end: number } } {
+  const elf = fs.readFileSync(file);
+  const phoff = Number(elf.readBigUInt64LE(32)), phentsize = elf.readUInt16LE(54), phnum = elf.readUInt16LE(56);
+  let start = Infinity, end = 0;
+  let scratch: { start: number; end: number } | undefined;
+  for (let i = 0; i < phnum; i++) {
+    const o = phoff + i * phentsize;
+    if (elf.readUInt32LE(o) !== 1 /* PT_LOAD */) continue;
+    const vaddr = Number(elf.readBigUInt64LE(o + 16)), memsz = Number(elf.readBigUInt64LE(o + 40));
+    start = Math.min(start, vaddr - (vaddr % 4096));
+    end = Math.max(end, Math.ceil((vaddr + memsz) / 4096) * 4096);
+    if (elf.readUInt32LE(o + 4) & 2 /* PF_W */) scratch = { start: vaddr, end: vaddr + memsz };
   }
-  return Number(hdr.readBigUInt64LE(24));
+  if (!scratch) throw new Error(`${file} has no scratch segment: rebuild it (vmctl build-host)`);
+  return { entry: Number(elf.readBigUInt64LE(24)), start, end, scratch };
 }
 

@@ -3,21 +3,30 @@ import path from 'node:path';
 
 /** What the C addon (src/tracer/addon/napi.c) exports. */
 export interface TracerAddon {
-  init(stubPath: string, regs: Int32Array, event: Int32Array, aux: Int32Array, accelerated: boolean,
-    helper: boolean): number;
+  /** regs: each event's registers; resumeRegs: the registers resume() sets */
+  init(stubPath: string, regs: Int32Array, event: Int32Array, aux: Int32Array, resumeRegs: Int32Array,
+    accelerated: boolean, helper: boolean): number;
   wait(deadlineMs: number): number;
   idle(): void;
-  resume(tid: number, regs: Int32Array | null, sig: number): number;
+  /** with the registers in init's resumeRegs */
+  resume(tid: number, sig: number): number;
   /** emulate: 1 in strict mode (PTRACE_SYSEMU_SINGLESTEP) */
   step(tid: number, regs: Int32Array, emulate: number): number;
   inject(tid: number, sysRip: number, nr: number, a0: number, a1: number, a2: number,
     a3: number, a4: number, a5: number): number;
+  /** calls done or -errno; the result of the failed (or last) call in aux[1] (low half) and aux[2] */
   batch(tid: number, batchRip: number, table: number, count: number): number;
+  /** wait for the first stop of a child a batch's clone made */
+  adopt(pid: number): number;
+  /** the accelerated mode's seccomp filter, struct sock_filter[] */
+  guestFilter(): Uint8Array;
   getRegs(tid: number, regs: Int32Array): number;
   setRegs(tid: number, regs: Int32Array): number;
   getFpRegs(tid: number, buf: Uint8Array): number;
   setFpRegs(tid: number, buf: Uint8Array): number;
   mem(op: MemOp, pid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
+  /** `count` (address, length) pairs of `ranges` read into `buf` one after the other: bytes read or -errno */
+  readv(pid: number, ranges: Float64Array, count: number, buf: Uint8Array): number;
   signal(op: SignalOp, tgid: number, tid: number, sig: number): number;
   memfd(name: string): number;
   poll(fd: number, events: number, timeoutMs: number): number;

@@ -128,15 +128,11 @@ function sysClone3(): number {
 
 function doExecve(k: Kernel, t: Task, dirfd: number, pathPtr: number, argvPtr: number, envPtr: number, flags: number): number {
   if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) return -E.EINVAL;
-  const pid = t.proc.mm.hostPid;
-  const path = k.mem.readPath(pid, pathPtr);
+  const path = k.mem.readPath(t.proc.mm.hostPid, pathPtr);
   if (typeof path === 'number') return path;
-  const argv = k.mem.readStringArray(pid, argvPtr);
-  if (typeof argv === 'number') return argv;
-  const envp = k.mem.readStringArray(pid, envPtr);
-  if (typeof envp === 'number') return envp;
   if (path === '' && !(flags & AT_EMPTY_PATH)) return -E.ENOENT;
-  const r = execProgram(k, t, { path, argv, envp, dirfd, follow: !(flags & AT_SYMLINK_NOFOLLOW) });
+  // argv and envp are read once the program is open, as Linux reads them
+  const r = execProgram(k, t, { path, argvPtr, envPtr, dirfd, follow: !(flags & AT_SYMLINK_NOFOLLOW) });
   if (r < 0) return r;
   idsOnExec(t.proc);
   return NO_RESULT;

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -19,6 +20,7 @@
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <unistd.h>
+#include <linux/filter.h>
 #include <linux/ptrace.h>
 #include <node_api.h>
 
@@ -33,7 +35,8 @@ static struct uv_loop_s *uv_loop;
 static struct user_regs_struct *shared_regs;
 static struct tracer_event *shared_event;
 static int32_t *shared_aux;
-static napi_ref shared_refs[3];
+static struct user_regs_struct *shared_resume_regs;
+static napi_ref shared_refs[4];
 
 #define CHECK(env, call)						\
 	do {								\
@@ -110,49 +113,49 @@ static int arg_bytes(napi_env env, napi_value v, void **data, size_t *len)
 	return 0;
 }
 
+/* The data of a typed array JavaScript shares for good, of at least @min bytes; NULL (thrown) if not. */
+static void *shared_array(napi_env env, napi_value v, size_t min)
+{
+	size_t len;
+	void *data;
+
+	if (arg_bytes(env, v, &data, &len) < 0)
+		return NULL;
+	if (len < min) {
+		napi_throw_range_error(env, NULL, "vmctl tracer: shared buffer too small");
+		return NULL;
+	}
+	return data;
+}
+
 /*
  * init(stubPath, regs: Int32Array(54), event: Int32Array(6), aux: Int32Array(8),
- *      accelerated: boolean, helper: boolean) -> zygote pid
+ *      resumeRegs: Int32Array(54), accelerated: boolean, helper: boolean) -> zygote pid
+ * @regs: the registers of each event; @resumeRegs: those resume() sets.
  * @helper: use the host helper patch where the host kernel has it.
  */
 static napi_value js_init(napi_env env, napi_callback_info info)
 {
-	napi_value argv[6];
+	napi_value argv[7];
 	char path[4096], err[512];
 	bool accel = false, helper = false;
 	size_t len;
-	void *data;
 	pid_t zygote;
 	int i;
 
-	if (get_args(env, info, 6, argv) < 0)
+	if (get_args(env, info, 7, argv) < 0)
 		return NULL;
-	CHECK(env, napi_get_value_bool(env, argv[4], &accel));
-	CHECK(env, napi_get_value_bool(env, argv[5], &helper));
+	CHECK(env, napi_get_value_bool(env, argv[5], &accel));
+	CHECK(env, napi_get_value_bool(env, argv[6], &helper));
 	CHECK(env, napi_get_value_string_utf8(env, argv[0], path, sizeof(path), &len));
-	if (arg_bytes(env, argv[1], &data, &len) < 0)
+	shared_regs = shared_array(env, argv[1], sizeof(*shared_regs));
+	shared_event = shared_array(env, argv[2], sizeof(*shared_event));
+	shared_aux = shared_array(env, argv[3], 8 * sizeof(*shared_aux));
+	shared_resume_regs = shared_array(env, argv[4], sizeof(*shared_resume_regs));
+	if (!shared_regs || !shared_event || !shared_aux || !shared_resume_regs)
 		return NULL;
-	if (len < sizeof(struct user_regs_struct)) {
-		napi_throw_range_error(env, NULL, "vmctl tracer: regs buffer too small");
-		return NULL;
-	}
-	shared_regs = data;
-	if (arg_bytes(env, argv[2], &data, &len) < 0)
-		return NULL;
-	if (len < sizeof(struct tracer_event)) {
-		napi_throw_range_error(env, NULL, "vmctl tracer: event buffer too small");
-		return NULL;
-	}
-	shared_event = data;
-	if (arg_bytes(env, argv[3], &data, &len) < 0)
-		return NULL;
-	if (len < 8 * sizeof(int32_t)) {
-		napi_throw_range_error(env, NULL, "vmctl tracer: aux buffer too small");
-		return NULL;
-	}
-	shared_aux = data;
 	/* keep the shared arrays alive for as long as the addon is */
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		CHECK(env, napi_create_reference(env, argv[i + 1], 1, &shared_refs[i]));
 	CHECK(env, napi_get_uv_event_loop(env, &uv_loop));
 	if (wakeup_init(uv_backend_fd(uv_loop), err, sizeof(err)) < 0) {
@@ -204,28 +207,20 @@ static napi_value js_idle(napi_env env, napi_callback_info info)
 	return NULL;
 }
 
-/* resume(tid, regs: Int32Array | null, sig) -> 0 | -errno */
+/*
+ * resume(tid, sig) -> 0 | -errno, with the registers of the shared
+ * resumeRegs array: one call per guest syscall, so no typed array is
+ * looked into here.
+ */
 static napi_value js_resume(napi_env env, napi_callback_info info)
 {
-	napi_value argv[3];
-	napi_valuetype t;
+	napi_value argv[2];
 	int32_t tid, sig;
-	void *regs = NULL;
-	size_t len;
 
-	if (get_args(env, info, 3, argv) < 0 || arg_i32(env, argv[0], &tid) < 0 ||
-	    arg_i32(env, argv[2], &sig) < 0)
+	if (get_args(env, info, 2, argv) < 0 || arg_i32(env, argv[0], &tid) < 0 ||
+	    arg_i32(env, argv[1], &sig) < 0)
 		return NULL;
-	CHECK(env, napi_typeof(env, argv[1], &t));
-	if (t != napi_null && t != napi_undefined) {
-		if (arg_bytes(env, argv[1], &regs, &len) < 0)
-			return NULL;
-		if (len < sizeof(struct user_regs_struct)) {
-			napi_throw_range_error(env, NULL, "vmctl tracer: regs buffer too small");
-			return NULL;
-		}
-	}
-	return make_int(env, tracer_resume(tid, regs, sig));
+	return make_int(env, tracer_resume(tid, shared_resume_regs, sig));
 }
 
 /* inject(tid, sysRip, nr, a0..a5) -> result; a new child's pid in aux[0] */
@@ -269,19 +264,55 @@ static napi_value js_step(napi_env env, napi_callback_info info)
 	return make_int(env, tracer_step(tid, regs, emulate));
 }
 
-/* batch(tid, batchRip, table, count) -> 0 | -errno */
+/*
+ * batch(tid, batchRip, table, count) -> calls done | -errno; the result of
+ * the call that failed (or of the last one) in aux[1] (low) and aux[2]
+ */
 static napi_value js_batch(napi_env env, napi_callback_info info)
 {
 	napi_value argv[4];
 	uint64_t rip, table, count;
 	int32_t tid;
+	long result = 0;
+	int done;
 
 	if (get_args(env, info, 4, argv) < 0 || arg_i32(env, argv[0], &tid) < 0 ||
 	    arg_u64(env, argv[1], &rip) < 0 || arg_u64(env, argv[2], &table) < 0 ||
 	    arg_u64(env, argv[3], &count) < 0)
 		return NULL;
 	tracer_flush_deferred();
-	return make_int(env, tracer_batch(tid, rip, table, (long)count));
+	done = tracer_batch(tid, rip, table, (long)count, &result);
+	shared_aux[1] = (int32_t)(uint32_t)(uint64_t)result;
+	shared_aux[2] = (int32_t)(uint32_t)((uint64_t)result >> 32);
+	return make_int(env, done);
+}
+
+/* adopt(pid) -> 0 | -errno: the first stop of a child a batch's clone made */
+static napi_value js_adopt(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+	int32_t pid;
+
+	if (get_args(env, info, 1, argv) < 0 || arg_i32(env, argv[0], &pid) < 0)
+		return NULL;
+	tracer_flush_deferred();
+	return make_int(env, tracer_adopt(pid));
+}
+
+/* guestFilter() -> Uint8Array: the accelerated mode's struct sock_filter program */
+static napi_value js_guest_filter(napi_env env, napi_callback_info info)
+{
+	const struct sock_filter *insns;
+	unsigned short len;
+	napi_value ab, out;
+	void *data;
+
+	(void)info;
+	insns = guest_filter(&len);
+	CHECK(env, napi_create_arraybuffer(env, len * sizeof(*insns), &data, &ab));
+	memcpy(data, insns, len * sizeof(*insns));
+	CHECK(env, napi_create_typedarray(env, napi_uint8_array, len * sizeof(*insns), ab, 0, &out));
+	return out;
 }
 
 static napi_value regs_op(napi_env env, napi_callback_info info, int req)
@@ -374,6 +405,49 @@ static napi_value js_mem(napi_env env, napi_callback_info info)
 		close(fd);
 		return make_int(env, r);
 	}
+	return make_int(env, r < 0 ? -errno : r);
+}
+
+/*
+ * readv(pid, ranges: Float64Array, count, buf) -> bytes read | -errno:
+ * @count ranges of @pid's memory (address, length pairs) read one after
+ * the other into @buf in one process_vm_readv. A range that cannot be
+ * read ends the copy there (the count says how far it got).
+ */
+static napi_value js_readv(napi_env env, napi_callback_info info)
+{
+	struct iovec local, remote[IOV_MAX];
+	napi_value argv[4];
+	napi_typedarray_type type;
+	int32_t pid, count, i;
+	size_t len, nranges, off, total = 0;
+	napi_value ab;
+	double *ranges;
+	void *buf;
+	ssize_t r;
+
+	if (get_args(env, info, 4, argv) < 0 || arg_i32(env, argv[0], &pid) < 0 ||
+	    arg_i32(env, argv[2], &count) < 0 || arg_bytes(env, argv[3], &buf, &len) < 0)
+		return NULL;
+	CHECK(env, napi_get_typedarray_info(env, argv[1], &type, &nranges, (void **)&ranges, &ab, &off));
+	if (type != napi_float64_array || count < 0 || count > IOV_MAX || (size_t)count * 2 > nranges) {
+		napi_throw_range_error(env, NULL, "vmctl tracer: bad readv ranges");
+		return NULL;
+	}
+	for (i = 0; i < count; i++) {
+		remote[i].iov_base = (void *)(uintptr_t)(uint64_t)ranges[2 * i];
+		remote[i].iov_len = (size_t)ranges[2 * i + 1];
+		total += remote[i].iov_len;
+	}
+	if (total > len) {
+		napi_throw_range_error(env, NULL, "vmctl tracer: readv buffer too small");
+		return NULL;
+	}
+	if (total == 0)
+		return make_int(env, 0);
+	local.iov_base = buf;
+	local.iov_len = total;
+	r = process_vm_readv(pid, &local, 1, remote, (unsigned long)count, 0);
 	return make_int(env, r < 0 ? -errno : r);
 }
 
@@ -542,12 +616,15 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
 		{ "resume", js_resume },
 		{ "inject", js_inject },
 		{ "batch", js_batch },
+		{ "adopt", js_adopt },
+		{ "guestFilter", js_guest_filter },
 		{ "step", js_step },
 		{ "getRegs", js_get_regs },
 		{ "setRegs", js_set_regs },
 		{ "getFpRegs", js_get_fpregs },
 		{ "setFpRegs", js_set_fpregs },
 		{ "mem", js_mem },
+		{ "readv", js_readv },
 		{ "signal", js_signal },
 		{ "memfd", js_memfd },
 		{ "poll", js_poll },

@@ -24,10 +24,14 @@
 
 #include "tracer.h"
 
+/*
+ * No PTRACE_O_TRACEFORK and friends: every host process or thread the
+ * tracer makes comes from a clone() of its own, which asks for
+ * CLONE_PTRACE; the child is traced from birth and the parent's clone
+ * takes no event stop on the way.
+ */
 #define TRACE_OPTIONS (PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL |	\
-		       PTRACE_O_TRACEEXEC | PTRACE_O_TRACEFORK |		\
-		       PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |		\
-		       PTRACE_O_TRACESECCOMP)
+		       PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP)
 
 #define SECCOMP_STOP (SIGTRAP | (PTRACE_EVENT_SECCOMP << 8))
 
@@ -50,24 +54,41 @@ struct tracee {
 	int short_runs;
 	long long resumed_ns;
 	int running;	/* resumed, its next stop not yet reported */
+	int run_idx;	/* where in running_tids, while running */
 };
 static struct tracee stop_table[STOP_TABLE_SIZE];
 
-/* Tracees resumed whose next stop or end has not been reported yet. */
+/*
+ * Tracees resumed whose next stop or end has not been reported yet, by
+ * tid: the placement timer looks at these alone, not the whole table.
+ */
+static pid_t running_tids[STOP_TABLE_SIZE];
 static int n_running;
+
+static struct tracee *tracee_find(pid_t tid);
 
 static void mark_running(struct tracee *t)
 {
-	if (!t->running)
-		n_running++;
+	if (t->running)
+		return;
 	t->running = 1;
+	t->run_idx = n_running;
+	running_tids[n_running++] = t->tid;
 }
 
 static void mark_stopped(struct tracee *t)
 {
-	if (t->running)
-		n_running--;
+	pid_t moved;
+
+	if (!t->running)
+		return;
 	t->running = 0;
+	n_running--;
+	if (t->run_idx == n_running)
+		return;
+	moved = running_tids[n_running];
+	running_tids[t->run_idx] = moved;
+	tracee_find(moved)->run_idx = t->run_idx;
 }
 
 /*
@@ -241,15 +262,14 @@ static void arm_placement_timer(void)
 static void check_long_runners(void)
 {
 	long long now = now_ns();
-	int more = 0;
-	size_t i;
+	int more = 0, i;
 
 	placement_due = 0;
 	placement_timer_armed = 0;
-	for (i = 0; i < STOP_TABLE_SIZE; i++) {
-		struct tracee *t = &stop_table[i];
+	for (i = 0; i < n_running; i++) {
+		struct tracee *t = tracee_find(running_tids[i]);
 
-		if (t->tid == 0 || t->kind != STOP_NONE || t->pinned == 0)
+		if (!t || t->kind != STOP_NONE || t->pinned == 0)
 			continue;
 		if (now - t->resumed_ns < COMPUTE_NS) {
 			more = 1;
@@ -382,7 +402,9 @@ unsigned long tracer_count(enum count_kind kind)
 /*
  * Fork the zygote: a host process running vmctl-stub, traced from its
  * first instruction, holding no host fd and in a session of its own so
- * that no terminal signal of the host ever reaches a guest.
+ * that no terminal signal of the host ever reaches a guest. It carries no
+ * seccomp filter: a fresh process runs its image batch with no stop, and
+ * installs the filter last (seccomp_filter.c).
  */
 int tracer_spawn_zygote(const char *stub_path, int accel, pid_t *zygote,
 			char *err, size_t errlen)
@@ -415,7 +437,8 @@ int tracer_spawn_zygote(const char *stub_path, int accel, pid_t *zygote,
 			_exit(126);
 		if (syscall(SYS_close_range, 0U, ~0U, 0U) < 0)
 			_exit(126);
-		if (accel && install_guest_filter() < 0)
+		/* what an unprivileged seccomp filter needs, inherited */
+		if (accel && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 			_exit(125);
 		execve(stub_path, argv, envp);
 		_exit(127);
@@ -642,13 +665,12 @@ int tracer_resume(pid_t tid, const struct user_regs_struct *regs, int sig)
 
 /*
  * Resume @tid with PTRACE_SYSCALL and wait for its next syscall stop.
- * Fork-like events on the way are reported through @child. Signals that
- * reach the tracee meanwhile are the host's, never the guest's: dropped.
+ * Seccomp stops on the way let the call run; signals that reach the
+ * tracee meanwhile are the host's, never the guest's: dropped.
  */
-static int step_to_syscall_stop(pid_t tid, pid_t *child)
+static int step_to_syscall_stop(pid_t tid)
 {
-	unsigned long msg;
-	int status, event;
+	int status;
 
 	if (ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0)
 		return -errno;
@@ -666,20 +688,16 @@ static int step_to_syscall_stop(pid_t tid, pid_t *child)
 		}
 		if (WSTOPSIG(status) == SYSCALL_STOP)
 			return 0;
-		event = status >> 16;
-		if ((event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK ||
-		     event == PTRACE_EVENT_CLONE) && child) {
-			if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg) < 0)
-				return -errno;
-			*child = (pid_t)msg;
-		}
 		if (ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0)
 			return -errno;
 	}
 }
 
-/* The auto-attached child of an injected clone starts in a trap stop. */
-static int wait_new_child(pid_t child)
+/*
+ * A child of a clone with CLONE_PTRACE starts in a trap stop
+ * (PTRACE_EVENT_STOP: its parent was seized) before it runs anything.
+ */
+int tracer_adopt(pid_t child)
 {
 	int status;
 
@@ -719,62 +737,74 @@ long tracer_inject(pid_t tid, uint64_t sys_rip, long nr, const uint64_t a[6],
 	if (kind == STOP_NONE)
 		return -ESRCH;
 	counts[COUNT_INJECTIONS]++;
-	if (kind == STOP_SECCOMP) {
-		/* the traced syscall must not run on the host: skip it first */
-		if (ptrace(PTRACE_GETREGS, tid, 0, &r) < 0)
-			return -errno;
-		r.orig_rax = (uint64_t)-1;
-		if (ptrace(PTRACE_SETREGS, tid, 0, &r) < 0)
-			return -errno;
-		kind = STOP_SYSEMU_ENTRY;
-	}
 	if (kind == STOP_SYSEMU_ENTRY) {
 		/*
-		 * The emulated syscall is already skipped; step through its
-		 * exit so the injected one can run for real.
+		 * The emulated syscall is skipped whatever happens now; step
+		 * through its exit so the injected one can run for real.
 		 */
-		ret = step_to_syscall_stop(tid, NULL);
+		ret = step_to_syscall_stop(tid);
 		if (ret < 0)
 			return ret;
-		tracer_set_stop(tid, STOP_SYSCALL_EXIT);
+		kind = STOP_SYSCALL_EXIT;
 	}
 	if (ptrace(PTRACE_GETREGS, tid, 0, &r) < 0)
 		return -errno;
-	r.rip = sys_rip ? sys_rip : r.rip - 2;
-	r.rax = (uint64_t)nr;
+	/* the tracer's children are traced from birth (TRACE_OPTIONS) */
+	if (nr == SYS_clone)
+		r.rdi = a[0] | CLONE_PTRACE;
+	else
+		r.rdi = a[0];
 	r.orig_rax = (uint64_t)nr;
-	r.rdi = a[0];
 	r.rsi = a[1];
 	r.rdx = a[2];
 	r.r10 = a[3];
 	r.r8 = a[4];
 	r.r9 = a[5];
+	if (kind != STOP_SECCOMP) {
+		r.rip = sys_rip ? sys_rip : r.rip - 2;
+		r.rax = (uint64_t)nr;
+	}
+	/*
+	 * At a PTRACE_EVENT_SECCOMP stop the guest's own syscall has not run
+	 * yet: it simply becomes the injected one (the filter is checked
+	 * again after the tracer's change, seccomp(2)), and runs on resume.
+	 * Anywhere else the tracee goes through the entry first.
+	 */
 	if (ptrace(PTRACE_SETREGS, tid, 0, &r) < 0)
 		return -errno;
-	ret = step_to_syscall_stop(tid, NULL);		/* entry */
-	if (ret < 0)
-		return ret;
-	ret = step_to_syscall_stop(tid, child);		/* exit */
+	if (kind != STOP_SECCOMP) {
+		ret = step_to_syscall_stop(tid);		/* entry */
+		if (ret < 0)
+			return ret;
+	}
+	ret = step_to_syscall_stop(tid);		/* exit */
 	if (ret < 0)
 		return ret;
 	tracer_set_stop(tid, STOP_SYSCALL_EXIT);
-	if (child && *child) {
-		ret = wait_new_child(*child);
-		if (ret < 0)
-			*child = 0;
-	}
 	if (ptrace(PTRACE_GETREGS, tid, 0, &r) < 0)
 		return -errno;
+	if (nr == SYS_clone && child && (long)r.rax > 0) {
+		*child = (pid_t)r.rax;
+		if (tracer_adopt(*child) < 0)
+			*child = 0;
+	}
 	return (long)r.rax;
 }
 
 /*
- * Run the stub's batch runner in fresh process @tid: @table (in the
- * tracee) holds @count entries the caller wrote; the results land in the
- * table. One resume and one stop for the whole list in strict mode; in
- * accelerated mode the filter still stops the traced calls on the way.
+ * Run the stub's batch runner in @tid (a fresh process, or the zygote):
+ * @table (in the tracee) holds @count entries the caller wrote, each a
+ * call and the result it must give (stub.S). One resume and one stop for
+ * the whole list in a process with no seccomp filter; in one with the
+ * filter, the traced calls stop on the way too.
+ *
+ * Returns how many calls gave what they should (@count: all of them), or
+ * -errno if the batch could not run. *@result is the result of the call
+ * that did not, else the last call's (0 when the last call unmapped the
+ * runner itself, which ends the batch with a fault on the runner's page).
  */
-int tracer_batch(pid_t tid, uint64_t batch_rip, uint64_t table, long count)
+int tracer_batch(pid_t tid, uint64_t batch_rip, uint64_t table, long count,
+		 long *result)
 {
 	struct user_regs_struct r;
 	siginfo_t si;
@@ -791,9 +821,8 @@ int tracer_batch(pid_t tid, uint64_t batch_rip, uint64_t table, long count)
 	r.orig_rax = (uint64_t)-1;
 	if (ptrace(PTRACE_SETREGS, tid, 0, &r) < 0)
 		return -errno;
-	sig = 0;
 	for (;;) {
-		if (ptrace(PTRACE_CONT, tid, 0, (long)sig) < 0)
+		if (ptrace(PTRACE_CONT, tid, 0, 0) < 0)
 			return -errno;
 		/*
 		 * The wakeup signal interrupts the wait: wait again. (Resuming
@@ -805,16 +834,34 @@ int tracer_batch(pid_t tid, uint64_t batch_rip, uint64_t table, long count)
 				return -errno;
 		round_trips++;
 		counts[COUNT_BATCH_STOPS]++;
-		sig = 0;
 		if (WIFEXITED(status) || WIFSIGNALED(status)) {
 			tracer_forget(tid);
 			return -ESRCH;
 		}
-		if (WSTOPSIG(status) != SIGTRAP || (status >> 16) != 0)
+		sig = WSTOPSIG(status);
+		if ((status >> 16) != 0)
 			continue;	/* seccomp stops: let the call run */
-		if (ptrace(PTRACE_GETSIGINFO, tid, 0, &si) == 0 && si.si_code == SI_KERNEL)
-			break;		/* the int3 at the end */
+		if (sig != SIGTRAP && sig != SIGSEGV && sig != SIGBUS && sig != SIGILL)
+			continue;	/* the host's signals: dropped */
+		if (ptrace(PTRACE_GETSIGINFO, tid, 0, &si) < 0)
+			return -errno;
+		if (si.si_code <= 0)
+			continue;	/* sent by someone, not raised by the runner */
+		if (sig == SIGTRAP) {
+			if (si.si_code == SI_KERNEL)
+				break;	/* the runner's int3 */
+			continue;
+		}
+		tracer_set_stop(tid, STOP_OTHER);
+		if (sig == SIGSEGV && ((uint64_t)(uintptr_t)si.si_addr & ~4095ULL) == (batch_rip & ~4095ULL)) {
+			*result = 0;	/* the last call unmapped the runner */
+			return (int)count;
+		}
+		return -EFAULT;	/* the runner faulted: a bad table */
 	}
 	tracer_set_stop(tid, STOP_OTHER);
-	return 0;
+	if (ptrace(PTRACE_GETREGS, tid, 0, &r) < 0)
+		return -errno;
+	*result = (long)r.rax;
+	return (int)(count - (long)r.r12);
 }

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The accelerated mode's seccomp filter, installed in the zygote and so
- * inherited by every guest process, for good: a guest can neither remove
- * nor loosen it (seccomp(2): filters are only ever added).
+ * The accelerated mode's seccomp filter. Every fresh process installs it
+ * as the last step of its image batch, before any guest code runs (or
+ * the zygote does, once, when the host helper builds images), so every
+ * guest process carries it for good: a guest can neither remove nor
+ * loosen it (seccomp(2): filters are only ever added).
  *
  * Every syscall stops in the tracer (SECCOMP_RET_TRACE) and is served by
  * the guest kernel, except the few below that only touch the calling
@@ -27,9 +29,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <unistd.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -40,40 +40,36 @@
 #define ALLOW_IF(nr)	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), \
 			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
 
-/* only async-signal-safe calls: this runs in the forked child */
-int install_guest_filter(void)
-{
-	struct sock_filter filter[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
-		NR_LOAD,
-		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1),	/* x32 */
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
-		/* mmap: allowed when MAP_ANONYMOUS is in flags (args[3], low word) */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mmap, 0, 4),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[3])),
-		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MAP_ANONYMOUS, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE),
-		ALLOW_IF(__NR_munmap),
-		ALLOW_IF(__NR_mprotect),
-		ALLOW_IF(__NR_madvise),
-		ALLOW_IF(__NR_futex),
-		ALLOW_IF(__NR_sched_yield),
-		ALLOW_IF(__NR_clock_gettime),
-		ALLOW_IF(__NR_gettimeofday),
-		ALLOW_IF(__NR_getrandom),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE),
-	};
-	struct sock_fprog prog = {
-		.len = sizeof(filter) / sizeof(filter[0]),
-		.filter = filter,
-	};
+static const struct sock_filter guest_filter_insns[] = {
+	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+	NR_LOAD,
+	BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1),	/* x32 */
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+	/* mmap: allowed when MAP_ANONYMOUS is in flags (args[3], low word) */
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mmap, 0, 4),
+	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[3])),
+	BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MAP_ANONYMOUS, 0, 1),
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE),
+	ALLOW_IF(__NR_munmap),
+	ALLOW_IF(__NR_mprotect),
+	ALLOW_IF(__NR_madvise),
+	ALLOW_IF(__NR_futex),
+	ALLOW_IF(__NR_sched_yield),
+	ALLOW_IF(__NR_clock_gettime),
+	ALLOW_IF(__NR_gettimeofday),
+	ALLOW_IF(__NR_getrandom),
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE),
+};
 
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -errno;
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
-		return -errno;
-	return 0;
+/*
+ * The filter as struct sock_filter instructions, for a fresh process to
+ * install from its image batch with seccomp(SECCOMP_SET_MODE_FILTER).
+ */
+const struct sock_filter *guest_filter(unsigned short *len)
+{
+	*len = sizeof(guest_filter_insns) / sizeof(guest_filter_insns[0]);
+	return guest_filter_insns;
 }

@@ -59,7 +59,9 @@ int tracer_wait(struct tracer_event *ev, struct user_regs_struct *regs);
 int tracer_resume(pid_t tid, const struct user_regs_struct *regs, int sig);
 long tracer_inject(pid_t tid, uint64_t sys_rip, long nr, const uint64_t a[6],
 		   pid_t *child);
-int tracer_batch(pid_t tid, uint64_t batch_rip, uint64_t table, long count);
+int tracer_batch(pid_t tid, uint64_t batch_rip, uint64_t table, long count,
+		 long *result);
+int tracer_adopt(pid_t child);
 void tracer_set_stop(pid_t tid, enum stop_kind kind);
 void tracer_note_resumed(pid_t tid);
 void tracer_forget(pid_t tid);
@@ -88,7 +90,8 @@ long helper_mm_batch(pid_t tid, struct ptrace_vmctl_mm_op *ops, unsigned int nr)
 int tracer_step(pid_t tid, const struct user_regs_struct *regs, int emulate);
 
 /* seccomp_filter.c */
-int install_guest_filter(void);
+struct sock_filter;
+const struct sock_filter *guest_filter(unsigned short *len);
 
 /* wakeup.c */
 int wakeup_init(int uv_fd, char *err, size_t errlen);
