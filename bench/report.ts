@@ -61,6 +61,8 @@ function ratioOf(ratios: readonly Ratio[], bench: string, sp: Placement, referen
 }
 
 const f2 = (n: number | undefined): string => (n === undefined ? 'n/a' : n.toFixed(2));
+/** A ratio against a target's limit: three places, so that one on its limit shows which side it is on. */
+const f3 = (n: number | undefined): string => (n === undefined ? 'n/a' : n.toFixed(3));
 
 /**
  * The issue's targets, for vmctl's default (accelerated) mode. A target
@@ -75,14 +77,14 @@ export function checkTargets(ms: readonly Measurement[], ratios: readonly Ratio[
   checks.push({
     id: 'getppid-unpinned-vs-floor',
     text: "vmctl's default, unpinned, getppid ≤ 1.2 × the pinned raw PTRACE_SYSEMU floor",
-    measured: `${f2(unpinnedFloor)} × (limit 1.2)`,
+    measured: `${f3(unpinnedFloor)} × (limit 1.2)`,
     pass: verdict([unpinnedFloor], (v) => v <= 1.2),
   });
   const pinnedFloor = ratioOf(ratios, 'getppid', 'pinned', 'floor-sysemu', 'pinned');
   checks.push({
     id: 'getppid-pinned-vs-floor',
     text: 'getppid under vmctl ≤ 1.15 × the raw PTRACE_SYSEMU floor, both pinned',
-    measured: `${f2(pinnedFloor)} × (limit 1.15)`,
+    measured: `${f3(pinnedFloor)} × (limit 1.15)`,
     pass: verdict([pinnedFloor], (v) => v <= 1.15),
   });
   const perPlacement = (id: string, text: string, bench: string, reference: SettingId, limit: number, strictly = false): void => {
@@ -90,7 +92,7 @@ export function checkTargets(ms: readonly Measurement[], ratios: readonly Ratio[
     checks.push({
       id,
       text,
-      measured: `pinned ${f2(values[0])} ×, unpinned ${f2(values[1])} × (limit ${strictly ? '<' : '≤'} ${limit})`,
+      measured: `pinned ${f3(values[0])} ×, unpinned ${f3(values[1])} × (limit ${strictly ? '<' : '≤'} ${limit})`,
       pass: verdict(values, (v) => (strictly ? v < limit : v <= limit)),
     });
   };
