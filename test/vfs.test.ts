@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { E } from '../src/kernel/errno.ts';
 import { WaitQueue } from '../src/kernel/wait-queue.ts';
+import { hostDirents } from '../src/kernel/vfs/host-dirents.ts';
+import { buildHost } from '../src/host/build.ts';
 import { createDevfs, DEV_NULL, memDevices } from '../src/kernel/vfs/devfs.ts';
 import { allocDev, major, makedev, minor, MountTable } from '../src/kernel/vfs/mounts.ts';
 import { OPAQUE_MARKER, OverlayFs } from '../src/kernel/vfs/overlay-fs.ts';
@@ -174,6 +176,56 @@ describe('OverlayFs', () => {
     expect(st.ino).toBe(look(ov.root, 'bin', 'busybox').ino);
     expect(ov.root.lookup!('nope')).toBe(-E.ENOENT);
     expect(ov.statfs().namelen).toBe(255);
+    lowerUnchanged();
+  });
+
+  it('lists each entry with the inode number and type stat gives it, in every kind of directory', async () => {
+    await buildHost({ quiet: true });
+    expect(Array.isArray(hostDirents(lower))).toBe(true); // the addon's listing, not the fallback
+    const etc = look(ov.root, 'etc');
+    writeFile(ok(etc.create!('motd', 0o644, ROOT)), 'hi\n'); // upper only, in a merged directory
+    writeFile(look(etc, 'hostname'), 'copied\n'); // copied up
+    expect(etc.unlink!('passwd')).toBe(0); // whiteout
+    expect(etc.mkdir!('new.d', 0o755, ROOT)).toBe(0); // upper-only directory
+    expect(etc.symlink!('link', 'motd', ROOT)).toBe(0);
+    const doc = look(ov.root, 'usr', 'share', 'doc');
+    expect(doc.unlink!('README')).toBe(0);
+    expect(doc.unlink!('COPYING')).toBe(0);
+    expect(look(ov.root, 'usr', 'share').rmdir!('doc')).toBe(0);
+    expect(look(ov.root, 'usr', 'share').mkdir!('doc', 0o755, ROOT)).toBe(0); // opaque over a lower one
+    for (const fsys of [ov, new OverlayFs(lower, upper, allocDev())]) {
+      const seen: string[] = [];
+      const visit = (dir: Inode, path: string): void => {
+        for (const e of ok(dir.readdir!())) {
+          // a fresh filesystem's lookup probes the host itself; the first one's objects are live
+          const child = ok(dir.lookup!(e.name));
+          const st = stat(child);
+          seen.push(path + e.name);
+          expect([path + e.name, e.ino, e.type]).toEqual([path + e.name, st.ino, (st.mode & 0o170000) >>> 12]);
+          if (child.type === S_IFDIR) visit(child, path + e.name + '/');
+        }
+      };
+      visit(fsys.root, '/');
+      expect(seen).toEqual(expect.arrayContaining(
+        ['/etc/motd', '/etc/hostname', '/etc/new.d', '/etc/link', '/usr/share/doc', '/bin/busybox']));
+      expect(seen).not.toContain('/etc/passwd');
+    }
+    // a merged directory keeps its lower inode number, in the listing as in stat
+    const usr = ok(ov.root.readdir!()).find((e) => e.name === 'usr')!;
+    expect(usr.ino).toBe(Number(fs.lstatSync(join(lower, 'usr')).ino));
+  });
+
+  it('says when its open truncated the file, so open(2) does not truncate twice', () => {
+    const passwd = look(ov.root, 'etc', 'passwd');
+    const keep = openF(passwd, O_WRONLY);
+    expect(keep.ops.truncated).toBe(false);
+    keep.ops.release?.(keep);
+    expect(stat(passwd).size).toBeGreaterThan(0);
+    const f = openF(passwd, O_WRONLY | O_TRUNC);
+    expect(f.ops.truncated).toBe(true);
+    f.ops.release?.(f);
+    expect(stat(passwd).size).toBe(0);
+    expect(fs.statSync(join(upper, 'etc/passwd')).size).toBe(0);
     lowerUnchanged();
   });
 

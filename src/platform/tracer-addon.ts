@@ -39,6 +39,8 @@ export interface TracerAddon {
   count(kind: CountKind): number;
   terminalSave(fd: number): number;
   terminalRestore(): number;
+  /** a host directory's struct linux_dirent64 records, d_ino and d_type as lstat gives them, or -errno */
+  readDir(path: string): Buffer | number;
 }
 
 /** tracer.h's enum count_kind */

@@ -98,7 +98,7 @@ export function doOpen(k: Kernel, t: Task, dirfd: number, path: string, flags: n
   }
   const f = openLocation(k, t, loc, flags, trunc ? flags : flags & ~O_TRUNC);
   if (typeof f === 'number') return f;
-  if (trunc && inode.type === S_IFREG && acc !== O_RDONLY) {
+  if (trunc && inode.type === S_IFREG && acc !== O_RDONLY && !f.ops.truncated) {
     const r = inode.setattr?.({ size: 0 });
     if (typeof r === 'number' && r < 0) {
       f.ops.release?.(f);

@@ -36,10 +36,11 @@ import {
   rmdirSync, rmSync, statfsSync, symlinkSync, unlinkSync, writeSync, chmodSync,
 } from 'node:fs';
 import { E } from '../errno.ts';
+import { type HostDirent, hostDirents } from './host-dirents.ts';
 import { Pipe } from './pipe.ts';
 import {
-  dtypeOfMode, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
-  S_IFREG, S_IFSOCK,
+  DT_DIR, DT_UNKNOWN, dtypeOfMode, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO,
+  S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
   type Cred, type DirEntry, type FileOps, type FileSystem, type Inode, type IoContext, type OpenFile, type SetAttr,
   type Stat, type StatFs, type Timespec,
 } from './types.ts';
@@ -238,6 +239,12 @@ export class OverlayFs implements FileSystem {
     if (this.live.get(key.rel)?.deref() === undefined) this.live.delete(key.rel);
   });
   private tmpSeq = 0;
+  /**
+   * What the last getattr of a directory said about its mode and group:
+   * a create asks for them right after open(2)'s permission check did.
+   * Only setattr changes them (copy-up copies them), and it forgets this.
+   */
+  private lastDirAttr: { readonly n: OverlayInode; readonly mode: number; readonly gid: number } | undefined;
 
   /**
    * `lower` and `upper` are host directories (`upper` is made if missing);
@@ -301,7 +308,12 @@ export class OverlayFs implements FileSystem {
    * filesystems and folded into a safe integer.
    */
   private inoOf(st: BigIntStats, fromLower: boolean): number {
-    let ino = st.ino;
+    return this.foldIno(st.ino, fromLower);
+  }
+
+  /** inoOf() of a host inode number (d_ino of a listing is st_ino). */
+  private foldIno(hostIno: bigint, fromLower: boolean): number {
+    let ino = hostIno;
     if (ino >= 2n ** 52n) ino = (ino ^ (ino >> 52n)) & (2n ** 52n - 1n);
     return Number(ino) + (fromLower ? this.lowerInoTag : 0);
   }
@@ -358,32 +370,63 @@ export class OverlayFs implements FileSystem {
     return this.intern(rel, p.type, p.merged, p.ino, p.inUpper);
   }
 
-  /** The merged listing: upper entries, then lower ones not shadowed or whited out. */
+  /**
+   * The merged listing: upper entries, then lower ones not shadowed or
+   * whited out. Inode numbers and types come from the host listing as
+   * probe() would find them; lstat is asked only about an upper directory
+   * over a lower one (is it opaque?) and what the host could not type.
+   */
   readdir(dir: OverlayInode): DirEntry[] | number {
     if (dir.type !== S_IFDIR) return -E.ENOTDIR;
     if (dir.dead) return [];
-    const up = dir.upper ? this.list(this.upperPath(dir.rel)) : -E.ENOENT;
-    const lo = dir.merged ? this.list(this.lowerPath(dir.rel)) : [];
+    const up = dir.upper ? this.entries(this.upperPath(dir.rel)) : -E.ENOENT;
+    const lo = dir.merged ? this.entries(this.lowerPath(dir.rel)) : [];
     if (typeof up === 'number' && (up !== -E.ENOENT || !dir.merged)) return up;
     if (typeof lo === 'number') return lo;
     const out: DirEntry[] = [];
     const hidden = new Set<string>();
-    for (const name of typeof up === 'number' ? [] : up) {
-      if (name.startsWith(WHITEOUT_PREFIX)) {
-        hidden.add(name.slice(WHITEOUT_PREFIX.length));
+    const upper = typeof up === 'number' ? [] : up;
+    const lowerByName = upper.length > 0 && lo.length > 0 ? new Map(lo.map((e) => [e.name, e])) : undefined;
+    for (const e of upper) {
+      if (e.name.startsWith(WHITEOUT_PREFIX)) {
+        hidden.add(e.name.slice(WHITEOUT_PREFIX.length));
         continue;
       }
-      hidden.add(name);
-      const p = this.probe(dir, name);
-      if (typeof p !== 'number') out.push({ name, ino: p.ino, type: dtypeOfMode(p.type) });
+      hidden.add(e.name);
+      const d = this.upperEntry(dir, e, lowerByName?.get(e.name));
+      if (d) out.push(d);
     }
-    // What the upper listing did not name nor whiteout is the lower entry itself: one lstat.
-    for (const name of lo) {
-      if (hidden.has(name) || name.startsWith(WHITEOUT_PREFIX)) continue;
-      const st = this.lstat(this.lowerPath(childRel(dir.rel, name)));
-      if (typeof st !== 'number') out.push({ name, ino: this.inoOf(st, true), type: dtypeOfMode(Number(st.mode)) });
+    // What the upper listing did not name nor whiteout is the lower entry itself.
+    for (const e of lo) {
+      if (hidden.has(e.name) || e.name.startsWith(WHITEOUT_PREFIX)) continue;
+      if (e.type !== DT_UNKNOWN) {
+        out.push({ name: e.name, ino: this.foldIno(e.ino, true), type: e.type });
+        continue;
+      }
+      const st = this.lstat(this.lowerPath(childRel(dir.rel, e.name)));
+      if (typeof st !== 'number') out.push({ name: e.name, ino: this.inoOf(st, true), type: dtypeOfMode(Number(st.mode)) });
     }
     return out;
+  }
+
+  /** probe()'s answer for upper entry `e` of `dir`, from the listings (`lower`: the lower entry of that name). */
+  private upperEntry(dir: OverlayInode, e: HostDirent, lower: HostDirent | undefined): DirEntry | undefined {
+    if (e.type === DT_UNKNOWN || lower?.type === DT_UNKNOWN) {
+      const p = this.probe(dir, e.name);
+      return typeof p === 'number' ? undefined : { name: e.name, ino: p.ino, type: dtypeOfMode(p.type) };
+    }
+    // A merged directory keeps its lower inode number (see probe).
+    const merged = e.type === DT_DIR && dir.merged && lower?.type === DT_DIR
+      && !this.exists(this.upperPath(childRel(childRel(dir.rel, e.name), OPAQUE_MARKER)));
+    return { name: e.name, ino: merged ? this.foldIno(lower.ino, true) : this.foldIno(e.ino, false), type: e.type };
+  }
+
+  /** A host directory's entries (hostDirents), names only typed DT_UNKNOWN without the addon. */
+  private entries(path: string): HostDirent[] | number {
+    const native = hostDirents(path);
+    if (native !== undefined) return native;
+    const names = this.list(path);
+    return typeof names === 'number' ? names : names.map((name) => ({ name, ino: 0n, type: DT_UNKNOWN }));
   }
 
   private list(path: string): string[] | number {
@@ -408,8 +451,11 @@ export class OverlayFs implements FileSystem {
     if (typeof st === 'number') return st;
     if (n.type !== S_IFDIR) n.ino = this.inoOf(st, fromLower);
     const s = this.toStat(st, n.ino);
-    // overlayfs shows nlink 1 for a merged directory: its subdirectory count is unknown.
-    if (n.type === S_IFDIR && n.merged && !fromLower) s.nlink = 1;
+    if (n.type === S_IFDIR) {
+      // overlayfs shows nlink 1 for a merged directory: its subdirectory count is unknown.
+      if (n.merged && !fromLower) s.nlink = 1;
+      this.lastDirAttr = { n, mode: s.mode, gid: s.gid };
+    }
     return s;
   }
 
@@ -436,6 +482,7 @@ export class OverlayFs implements FileSystem {
 
   /** chmod, chown, truncate, utimes: copy up, then change the upper copy. */
   setattr(n: OverlayInode, a: SetAttr): number {
+    this.lastDirAttr = undefined;
     if (n.dead) return this.setattrDead(n, a);
     if (a.size !== undefined) {
       if (n.type === S_IFDIR) return -E.EISDIR;
@@ -525,6 +572,8 @@ export class OverlayFs implements FileSystem {
     const before = this.lstat(this.upperPath(parent));
     const c = this.copyUpOne(rel, lo, data);
     if (c < 0) return c;
+    // An unprivileged copy cannot always keep the owner.
+    this.lastDirAttr = undefined;
     if (typeof before !== 'number') this.restoreTimes(this.upperPath(parent), before);
     const n = this.liveAt(rel);
     if (n) {
@@ -642,7 +691,7 @@ export class OverlayFs implements FileSystem {
   // ----- creating names -----
 
   private owner(dir: OverlayInode, cred: Cred): { uid: number; gid: number; sgid: boolean } {
-    const st = this.getattr(dir);
+    const st = this.lastDirAttr?.n === dir ? this.lastDirAttr : this.getattr(dir);
     // inode(7): in a set-group-ID directory new files take the directory's group.
     const sgid = typeof st !== 'number' && (st.mode & S_ISGID) !== 0;
     return { uid: cred.fsuid, gid: sgid ? (st as Stat).gid : cred.fsgid, sgid };
@@ -686,19 +735,23 @@ export class OverlayFs implements FileSystem {
    * Checks and copy-up before making `name` in `dir`. Returns the new
    * relative path and whether a whiteout of that name must go afterwards
    * (made first, then the whiteout removed: a crash leaves the new entry).
+   * `exclusive`: the caller makes the upper entry with a host call that
+   * fails with EEXIST by itself (O_EXCL), so the upper layer is not asked.
    */
-  private prepareCreate(dir: OverlayInode, name: string): { rel: string; whiteout: string | undefined; lowerHas: boolean } | number {
+  private prepareCreate(dir: OverlayInode, name: string, exclusive = false):
+    { rel: string; whiteout: string | undefined; lowerHas: boolean } | number {
     if (dir.type !== S_IFDIR) return -E.ENOTDIR;
     if (dir.dead) return -E.ENOENT;
     if (isBadName(name)) return -E.EINVAL;
     if (name.startsWith(WHITEOUT_PREFIX)) return -E.EPERM;
     // probe()'s questions, each asked once: the answers are wanted below too.
     const rel = childRel(dir.rel, name);
-    const up = dir.upper ? this.lstat(this.upperPath(rel)) : -E.ENOENT;
+    const up = dir.upper && !exclusive ? this.lstat(this.upperPath(rel)) : -E.ENOENT;
     if (typeof up !== 'number') return -E.EEXIST;
     if (up !== -E.ENOENT && up !== -E.ENOTDIR) return up;
+    // A whiteout hides only what the lower layer shows through `dir` (see probe).
     const wh = this.upperPath(childRel(dir.rel, WHITEOUT_PREFIX + name));
-    const whiteout = dir.upper && this.exists(wh);
+    const whiteout = dir.upper && dir.merged && this.exists(wh);
     let lowerHas = false;
     if (dir.merged) {
       const lo = this.lstat(this.lowerPath(rel));
@@ -725,7 +778,7 @@ export class OverlayFs implements FileSystem {
   }
 
   create(dir: OverlayInode, name: string, mode: number, cred: Cred): Inode | number {
-    const prep = this.prepareCreate(dir, name);
+    const prep = this.prepareCreate(dir, name, true);
     if (typeof prep === 'number') return prep;
     const o = this.owner(dir, cred);
     const perm = mode & 0o7777;
@@ -1087,7 +1140,7 @@ export class OverlayFs implements FileSystem {
     }
     const first = this.openHost(n, acc, trunc);
     if (typeof first === 'number') return first;
-    return new OverlayFileOps(n, first.fd, first.lower);
+    return new OverlayFileOps(n, first.fd, first.lower, trunc);
   }
 
   /**
@@ -1154,7 +1207,8 @@ class OverlayFileOps implements FileOps {
   /** n.copyUps when `fd` was opened */
   private seen: number;
 
-  constructor(private readonly n: OverlayInode, private fd: number, private lower: boolean) {
+  /** The host open had O_TRUNC (see FileOps.truncated). */
+  constructor(private readonly n: OverlayInode, private fd: number, private lower: boolean, readonly truncated: boolean) {
     this.seen = n.copyUps;
     n.openFds.add(fd);
   }

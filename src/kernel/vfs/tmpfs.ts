@@ -241,6 +241,7 @@ class TmpFile extends TmpNode {
     let open = true;
     return {
       seekable: true,
+      truncated: (flags & O_TRUNC) !== 0,
       read: (_f, _ctx, len, pos) => this.read(len, pos),
       write: (_f, ctx, data, pos) => this.write(ctx, data, pos),
       poll: () => POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM,

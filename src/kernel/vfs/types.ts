@@ -144,6 +144,8 @@ export interface FileOps {
   readdir?(f: OpenFile): DirEntry[] | number;
   /** Host fd backing this file, for mmap of files (regular files, memfds). */
   hostFd?(f: OpenFile): number;
+  /** The open emptied the file already (O_TRUNC, with do_truncate's times): open(2) need not truncate again. */
+  readonly truncated?: boolean;
   /** seek policy: 'normal' (files), 'none' (pipes, ttys: ESPIPE) */
   readonly seekable?: boolean;
   /** for fsync: host fd to sync, handled by hostFd */

@@ -604,6 +604,32 @@ static napi_value js_helper_status(napi_env env, napi_callback_info info)
 	return make_int(env, helper_status());
 }
 
+/*
+ * readDir(path) -> the directory's linux_dirent64 records, d_ino and
+ * d_type those of lstat (dirents.c), or -errno
+ */
+static napi_value js_read_dir(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1], r;
+	char path[PATH_MAX], *recs;
+	size_t len, recs_len;
+	napi_status st;
+	int err;
+
+	if (get_args(env, info, 1, argv) < 0)
+		return NULL;
+	CHECK(env, napi_get_value_string_utf8(env, argv[0], path, sizeof(path), &len));
+	if (len >= sizeof(path) - 1)
+		return make_int(env, -ENAMETOOLONG);
+	err = read_dirents(path, &recs, &recs_len);
+	if (err < 0)
+		return make_int(env, err);
+	st = napi_create_buffer_copy(env, recs_len, recs, NULL, &r);
+	free(recs);
+	CHECK(env, st);
+	return r;
+}
+
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
 {
 	static const struct {
@@ -635,6 +661,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
 		{ "count", js_count },
 		{ "terminalSave", js_terminal_save },
 		{ "terminalRestore", js_terminal_restore },
+		{ "readDir", js_read_dir },
 	};
 	napi_value fn;
 	size_t i;

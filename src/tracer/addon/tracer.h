@@ -103,4 +103,7 @@ int wakeup_take_pending(void);
 int terminal_save(int fd);
 int terminal_restore(void);
 
+/* dirents.c */
+int read_dirents(const char *path, char **out, size_t *out_len);
+
 #endif
