@@ -19,15 +19,20 @@ export interface HostDirent {
 /** Offsets in struct linux_dirent64: d_ino, d_off, d_reclen, d_type, d_name. */
 const D_RECLEN = 16, D_TYPE = 18, D_NAME = 19;
 
-let readDir: TracerAddon['readDir'] | null | undefined;
+let readDir: TracerAddon['readDir'] | undefined;
 
-function nativeReadDir(): TracerAddon['readDir'] | null {
-  if (readDir !== undefined) return readDir;
+/**
+ * The addon's readDir, once it loads. A failure is not remembered: the
+ * addon may be built later in the same process (a test that builds the
+ * host side after using an overlay).
+ */
+function nativeReadDir(): TracerAddon['readDir'] | undefined {
+  if (readDir) return readDir;
   try {
     const addon = loadTracerAddon(hostBuildDir);
-    readDir = typeof addon.readDir === 'function' ? addon.readDir.bind(addon) : null;
+    if (typeof addon.readDir === 'function') readDir = addon.readDir.bind(addon);
   } catch {
-    readDir = null;
+    // (no addon built yet: the caller lists names and asks lstat)
   }
   return readDir;
 }
