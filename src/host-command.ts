@@ -3,7 +3,6 @@
  * the exact command line first, the way virtme-ng does, so any step can be
  * replayed by hand.
  */
-import { spawn } from 'node:child_process';
 
 export interface HostCommandOptions {
   cwd?: string;
@@ -36,51 +35,32 @@ export function progress(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-/** Output as execa gives it: text, without the one line break that ends it. */
-function outputText(chunks: Buffer[]): string {
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-}
-
 /**
  * Runs `file args` to completion; never throws for a non-zero exit, the caller decides what failure means.
- * (node's own spawn, not execa: `vmctl boot` runs the host probe every time, and execa's
- * dozens of modules take longer to load than the probe takes to run.)
+ * (execa is imported here, when a command runs: its dozens of modules take longer to load than a
+ * warm `vmctl boot` takes to run, and a boot runs no host tool; see runProbe for the one program it runs.)
  */
-export function runHostCommand(
+export async function runHostCommand(
   file: string,
   args: readonly string[],
   opts: HostCommandOptions = {},
 ): Promise<HostCommandResult> {
   if (opts.verbose) progress(`+ ${opts.cwd ? `(cd ${shellQuote(opts.cwd)}) ` : ''}${formatCommand(file, args)}`);
-  return new Promise((resolve) => {
-    const child = spawn(file, args, {
-      cwd: opts.cwd,
-      // Compiler and apt messages we quote back must not depend on the user's locale.
-      env: { ...process.env, LC_ALL: 'C', ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    const all: Buffer[] = [];
-    const collect = (own: Buffer[]) => (chunk: Buffer) => {
-      own.push(chunk);
-      all.push(chunk);
-    };
-    child.stdout.on('data', collect(stdout));
-    child.stderr.on('data', collect(stderr));
-    let spawnError: NodeJS.ErrnoException | undefined;
-    child.on('error', (error) => {
-      spawnError = error;
-    });
-    // 'close' comes last: after the exit and the end of both pipes, or after the 'error' of a program that could not start.
-    child.on('close', (code) => {
-      resolve({
-        exitCode: spawnError ? undefined : code ?? undefined,
-        stdout: outputText(stdout),
-        stderr: outputText(stderr),
-        all: outputText(all),
-        notFound: spawnError?.code === 'ENOENT',
-      });
-    });
+  const { execa } = await import('execa');
+  const result = await execa(file, args, {
+    cwd: opts.cwd,
+    // Compiler and apt messages we quote back must not depend on the user's locale.
+    env: { LC_ALL: 'C', ...opts.env },
+    reject: false,
+    all: true,
+    stdin: 'ignore',
   });
+  const notFound = (result as { code?: string }).code === 'ENOENT';
+  return {
+    exitCode: result.exitCode,
+    stdout: String(result.stdout ?? ''),
+    stderr: String(result.stderr ?? ''),
+    all: String(result.all ?? ''),
+    notFound,
+  };
 }

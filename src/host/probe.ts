@@ -3,9 +3,10 @@
  * into what vmctl decides by: which tracer mechanisms this host offers, and
  * whether it can boot a guest at all.
  */
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { ExitCode, VmctlError } from '../errors.ts';
-import { runHostCommand } from '../host-command.ts';
+import { formatCommand, progress } from '../host-command.ts';
 
 export interface HostFacility {
   available: boolean;
@@ -55,8 +56,23 @@ export function parseProbeOutput(stdout: string): HostProbe {
   };
 }
 
+/**
+ * The probe's exit status (undefined: killed by a signal) and output. Every
+ * `vmctl boot` runs it, so it is started with node's own execFile: loading
+ * execa (runHostCommand's) would take longer than the probe runs.
+ */
+function execProbe(file: string, verbose: boolean): Promise<{ exitCode: number | undefined; stdout: string; stderr: string }> {
+  if (verbose) progress(`+ ${formatCommand(file, [])}`);
+  return new Promise((resolve) => {
+    execFile(file, [], (error, stdout, stderr) => {
+      const code = (error as { code?: unknown } | null)?.code;
+      resolve({ exitCode: error === null ? 0 : typeof code === 'number' ? code : undefined, stdout, stderr });
+    });
+  });
+}
+
 export async function runProbe(buildDir: string, opts: { verbose?: boolean } = {}): Promise<HostProbe> {
-  const result = await runHostCommand(join(buildDir, PROBE_EXECUTABLE), [], { verbose: opts.verbose });
+  const result = await execProbe(join(buildDir, PROBE_EXECUTABLE), opts.verbose ?? false);
   if (result.exitCode !== 0) {
     throw new VmctlError(
       `the host probe failed (exit ${result.exitCode ?? 'by signal'}): ${result.stderr.trim() || 'no message'}. ` +
