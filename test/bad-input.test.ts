@@ -32,7 +32,7 @@ beforeAll(async () => {
 
   const nativeDir = join(scratch.dir, 'native');
   await mkdir(nativeDir);
-  const run = await execa(join(rootfs, 'bin/busybox'), ['sh', '-c', wrapper(join(nativeDir, 'work'), join(rootfs, 'badinput'))], {
+  const run = await execa(join(rootfs, 'bin/busybox'), ['sh', '-c', wrapper(join(nativeDir, 'work'), join(rootfs, 'badinput'), join(nativeDir, 'other'))], {
     reject: false,
     stdin: 'ignore',
     cwd: nativeDir,
@@ -61,7 +61,7 @@ describe.each([
 ])('a guest program passing bad arguments, %s', (_mode, strict) => {
   let guest: ExecRun;
   beforeAll(async () => {
-    guest = await bootExec(scratch, wrapper('/tmp/work', '/badinput'), { rootfs, fresh: true, strict, timeout: 600_000 });
+    guest = await bootExec(scratch, wrapper('/tmp/work', '/badinput', '/other'), { rootfs, fresh: true, strict, timeout: 600_000 });
   });
 
   it('gets, case by case, what Linux gives', () => {

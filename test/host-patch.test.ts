@@ -259,10 +259,10 @@ describe.skipIf(!canBootPatched)(`vmctl host-vm with the patched kernel${bootSki
         script.push(
           `echo "=== busybox ${name}"`, `vm_boot ${flags.join(' ')} --stats --exec ${q(COMMANDS)}; echo "exit $?"`,
           `echo "=== stats ${name}"`, 'grep "host helper" /tmp/stats',
-          `echo "=== badinput ${name}"`, `vm_boot ${flags.join(' ')} --fresh --rootfs ${root} --exec ${q(wrapper('/tmp/work', '/badinput'))}`,
+          `echo "=== badinput ${name}"`, `vm_boot ${flags.join(' ')} --fresh --rootfs ${root} --exec ${q(wrapper('/tmp/work', '/badinput', '/other'))}`,
         );
       }
-      script.push('echo "=== badinput native"', `cd /tmp/native && ${root}/bin/busybox sh -c ${q(wrapper('/tmp/native/work', `${root}/badinput`))}`);
+      script.push('echo "=== badinput native"', `cd /tmp/native && ${root}/bin/busybox sh -c ${q(wrapper('/tmp/native/work', `${root}/badinput`, '/tmp/native/other'))}`);
       run = await vmctl(['host-vm', '--timeout', '1200', '--', script.join('\n')], { timeout: 1_300_000 });
       for (const retried of run.stderr.match(/^vmctl died of signal .*$/gm) ?? []) console.warn(`host-patch VM: ${retried}`);
       let current = '';

@@ -76,6 +76,8 @@ function harness(): Harness {
     signalPgrp: (pgid, sig) => signals.push([pgid, sig]),
     pgrpOrphaned: () => false,
     ignoresSignal: () => false,
+    fileToGuest: () => -E.EFAULT,
+    guestToFile: () => -E.EFAULT,
     readMem: (addr, len) => (addr + len > mem.length ? -E.EFAULT : mem.slice(addr, addr + len)),
     writeMem: (addr, data) => {
       if (addr + data.length > mem.length) return -E.EFAULT;

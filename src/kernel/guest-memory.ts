@@ -49,6 +49,18 @@ export class GuestMemory {
     return n < 0 ? -E.EFAULT : n;
   }
 
+  /** read(2) of host file `fd` into the guest: Platform.fileToGuest after access_ok(). */
+  fromFile(pid: number, fd: number, pos: number, addr: number, len: number): number {
+    if (!validRange(addr, len)) return -E.EFAULT;
+    return this.platform.fileToGuest(fd, pos, pid, addr, len);
+  }
+
+  /** write(2) of guest memory into host file `fd`: Platform.guestToFile after access_ok(). */
+  toFile(pid: number, fd: number, pos: number, addr: number, len: number): number {
+    if (!validRange(addr, len)) return -E.EFAULT;
+    return this.platform.guestToFile(fd, pos, pid, addr, len);
+  }
+
   /** Write through page protection: the kernel filling read-only pages. */
   forceWrite(pid: number, addr: number, data: Uint8Array): number {
     if (data.length === 0) return 0;

@@ -61,6 +61,14 @@ class TaskIoContext implements IoctlContext {
     return this.k.mem.write(this.hostPid, addr, data);
   }
 
+  fileToGuest(fd: number, pos: number, addr: number, len: number): number {
+    return this.k.mem.fromFile(this.hostPid, fd, pos, addr, len);
+  }
+
+  guestToFile(fd: number, pos: number, addr: number, len: number): number {
+    return this.k.mem.toFile(this.hostPid, fd, pos, addr, len);
+  }
+
   setCtty(tty: unknown): number {
     const p = this.t.proc;
     // TIOCNOTTY: only the caller lets go, unless it leads the session.

@@ -121,6 +121,14 @@ export interface Platform {
    * copy ends there), or -errno when not even the first could.
    */
   readMemRanges(pid: number, ranges: Float64Array, count: number, buf: Uint8Array): number;
+  /**
+   * read(2)/write(2) between host file `fd` at `pos` and guest memory, with
+   * no copy through the kernel's heap: up to `len` bytes; the count moved,
+   * short at end of file or at the first guest page that faults (-EFAULT
+   * if none moved), or the host's -errno.
+   */
+  fileToGuest(fd: number, pos: number, pid: number, addr: number, len: number): number;
+  guestToFile(fd: number, pos: number, pid: number, addr: number, len: number): number;
   /** Write ignoring page protection (read-only text), as the kernel may. */
   forceWriteMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number;
   getFpRegs(hostTid: number, buf: Uint8Array): number;

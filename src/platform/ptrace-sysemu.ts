@@ -4,7 +4,7 @@ import { BatchBuilder } from './batch-builder.ts';
 import { Regs, REG_COUNT } from './regs.ts';
 import { BATCH_ANY, type BatchCall, type BatchOutcome, type GuestEventView, type HelperState, type MmOp, type Platform,
   type RoundTripCounts } from './platform.ts';
-import { CountKind, HelperBit, loadTracerAddon, MemOp, SignalOp, type TracerAddon } from './tracer-addon.ts';
+import { CountKind, FileIoOp, HelperBit, loadTracerAddon, MemOp, SignalOp, type TracerAddon } from './tracer-addon.ts';
 
 const CLONE_PARENT = 0x00008000;
 const CLONE_PTRACE = 0x00002000;
@@ -237,6 +237,14 @@ export class PtraceSysemuPlatform implements Platform {
 
   writeMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number {
     return this.addon.mem(MemOp.Write, pid, addr, buf, off, len);
+  }
+
+  fileToGuest(fd: number, pos: number, pid: number, addr: number, len: number): number {
+    return this.addon.fileIo(FileIoOp.FileToGuest, fd, pos, pid, addr, len);
+  }
+
+  guestToFile(fd: number, pos: number, pid: number, addr: number, len: number): number {
+    return this.addon.fileIo(FileIoOp.GuestToFile, fd, pos, pid, addr, len);
   }
 
   forceWriteMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number {

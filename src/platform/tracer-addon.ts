@@ -41,6 +41,8 @@ export interface TracerAddon {
   terminalRestore(): number;
   /** a host directory's struct linux_dirent64 records, d_ino and d_type as lstat gives them, or -errno */
   readDir(path: string): Buffer | number;
+  /** `len` bytes between host file `fd` at `pos` and guest memory at `addr`: bytes moved (short at a fault or end of file) or -errno */
+  fileIo(op: FileIoOp, fd: number, pos: number, pid: number, addr: number, len: number): number;
 }
 
 /** tracer.h's enum count_kind */
@@ -52,6 +54,8 @@ export const enum CountKind {
 export const enum HelperBit { HaveRoundtrip = 1, HaveMmBatch = 2, UseRoundtrip = 4, UseMmBatch = 8 }
 
 export const enum MemOp { Read = 0, Write = 1, ForceWrite = 2 }
+/** fileIo's direction, as file_io.c's */
+export const enum FileIoOp { FileToGuest = 0, GuestToFile = 1 }
 export const enum SignalOp { Kill = 0, Tgkill = 1, Interrupt = 2 }
 
 /** Event kinds of `wait`, as in tracer.h's enum event_kind. */

@@ -9,13 +9,16 @@ export const BADINPUT_SOURCE = fileURLToPath(new URL('../programs/badinput.c', i
 
 /**
  * The shell around the program, the same on both sides: an empty working
- * directory, a sibling process that must still be served, then the program.
+ * directory, a sibling process that must still be served, then the program,
+ * given `otherDir` (made empty first) for its file cases on a second file
+ * system (in a guest, /tmp is a tmpfs and the root an overlay).
  */
-export function wrapper(workDir: string, program: string): string {
+export function wrapper(workDir: string, program: string, otherDir?: string): string {
   return [
     `mkdir -p ${workDir} && cd ${workDir} || exit 99`,
+    ...(otherDir ? [`rm -rf ${otherDir} && mkdir -p ${otherDir} || exit 99`] : []),
     '(sleep 0.2; echo sibling-ok > ../sibling) &',
-    program,
+    otherDir ? `${program} ${otherDir}` : program,
     'echo "badinput status $?"',
     'wait',
     'cat ../sibling',

@@ -72,6 +72,73 @@ static void create(const char *path, const char *content, mode_t mode) {
   }
 }
 
+/* A case whose name is built: "<tag>_<what>". */
+static void case_named(const char *tag, const char *what, long ret, int err) {
+  char name[96];
+  snprintf(name, sizeof name, "%s_%s", tag, what);
+  errno = err;
+  report(name, ret, 1);
+}
+#define CASEF(tag, what, call) do { errno = 0; long r_ = (long)(call); case_named(tag, what, r_, errno); } while (0)
+
+/*
+ * read, write, pread64 and pwrite64 of a regular file at `path` with buffers
+ * that run off their mapping at `edge`: Linux moves what it can and returns
+ * that count (EFAULT only when nothing moved), and the file position moves
+ * by what was moved. The file's bytes are printed at the end.
+ */
+static void file_io_cases(const char *tag, const char *path, char *edge) {
+  char buf[64];
+  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) {
+    perror(path);
+    exit(100);
+  }
+  CASEF(tag, "write", syscall(SYS_write, fd, "0123456789", 10));
+  CASEF(tag, "write_runs_off_mapping", syscall(SYS_write, fd, edge - 5, 100));
+  CASEF(tag, "pos_after_short_write", syscall(SYS_lseek, fd, 0, SEEK_CUR));
+  CASEF(tag, "write_bad_buffer", syscall(SYS_write, fd, BAD, 4));
+  CASEF(tag, "write_zero_bad_buffer", syscall(SYS_write, fd, BAD, 0));
+  CASEF(tag, "pwrite_runs_off_mapping", syscall(SYS_pwrite64, fd, edge - 3, 50, 2L));
+  CASEF(tag, "pwrite_past_end", syscall(SYS_pwrite64, fd, "xy", 2, 20L));
+  CASEF(tag, "pwrite_negative_offset", syscall(SYS_pwrite64, fd, "xy", 2, -5L));
+  CASEF(tag, "pos_after_pwrite", syscall(SYS_lseek, fd, 0, SEEK_CUR));
+  CASEF(tag, "seek_start", syscall(SYS_lseek, fd, 0, SEEK_SET));
+  CASEF(tag, "read_runs_off_mapping", syscall(SYS_read, fd, edge - 4, 10));
+  CASEF(tag, "pos_after_short_read", syscall(SYS_lseek, fd, 0, SEEK_CUR));
+  CASEF(tag, "read_bad_buffer", syscall(SYS_read, fd, BAD, 4));
+  CASEF(tag, "pos_after_failed_read", syscall(SYS_lseek, fd, 0, SEEK_CUR));
+  CASEF(tag, "pread_runs_off_mapping", syscall(SYS_pread64, fd, edge - 2, 10, 1L));
+  CASEF(tag, "pread_past_end", syscall(SYS_pread64, fd, buf, 10, 1000L));
+  CASEF(tag, "pread_bad_buffer", syscall(SYS_pread64, fd, BAD, 10, 0L));
+  CASEF(tag, "read_to_end", syscall(SYS_read, fd, buf, sizeof buf));
+  CASEF(tag, "read_at_end", syscall(SYS_read, fd, buf, sizeof buf));
+  CASEF(tag, "close", syscall(SYS_close, fd));
+
+  /* O_APPEND: write(2) goes to the end whatever the position, and so does pwrite(2) on Linux. */
+  fd = open(path, O_WRONLY | O_APPEND);
+  if (fd < 0) {
+    perror(path);
+    exit(100);
+  }
+  CASEF(tag, "append_seek_start", syscall(SYS_lseek, fd, 0, SEEK_SET));
+  CASEF(tag, "append_write", syscall(SYS_write, fd, "AB", 2));
+  CASEF(tag, "append_pos", syscall(SYS_lseek, fd, 0, SEEK_CUR));
+  CASEF(tag, "append_pwrite_at_0", syscall(SYS_pwrite64, fd, "CD", 2, 0L));
+  CASEF(tag, "append_pos_after_pwrite", syscall(SYS_lseek, fd, 0, SEEK_CUR));
+  CASEF(tag, "append_read_writeonly", syscall(SYS_read, fd, buf, 1));
+  CASEF(tag, "append_close", syscall(SYS_close, fd));
+
+  /* what the file holds now, NULs shown as '.' */
+  fd = open(path, O_RDONLY);
+  long n = fd < 0 ? -1 : read(fd, buf, sizeof buf);
+  if (fd >= 0) close(fd);
+  printf("%s_content: %ld ", tag, n);
+  for (long i = 0; i < n; i++) putchar(buf[i] ? buf[i] : '.');
+  putchar('\n');
+  fflush(stdout);
+}
+
 int main(int argc, char **argv) {
   (void)argc;
   char buf[512];
@@ -111,6 +178,14 @@ int main(int argc, char **argv) {
   if (file < 0 || dir < 0 || rw < 0) {
     perror("open");
     return 100;
+  }
+
+  /* Regular files, here and (argv[1]) on another file system. */
+  file_io_cases("io", "bi_io", edge);
+  if (argc > 1) {
+    char other[4096];
+    snprintf(other, sizeof other, "%s/bi_io", argv[1]);
+    file_io_cases("io2", other, edge);
   }
 
   /* read, write and friends */

@@ -172,11 +172,20 @@ function sysRead(k: Kernel, t: Task, fd: number, buf: number, count: number): nu
   // size_t beyond the address space: access_ok() fails first (EFAULT).
   if (count < 0) return -E.EFAULT;
   if (count === 0) return 0;
+  if (f.ops.readToGuest) return readToGuest(k, t, f, buf, count, undefined);
   const r = readFrom(k, t, f, Math.min(count, MAX_RW), undefined);
   if (typeof r === 'number') return r;
   if (copyOut(k, t, buf, r) < 0) return undeliverable(f, r);
   consume(f, undefined, r.length);
   return r.length;
+}
+
+/** read/pread64 of a file on a host fd: the bytes go straight to the guest's buffer (FileOps.readToGuest). */
+function readToGuest(k: Kernel, t: Task, f: OpenFile, buf: number, count: number, pos: number | undefined): number {
+  if (f.inode.type === S_IFDIR) return -E.EISDIR;
+  const n = f.ops.readToGuest!(f, ioContext(k, t), buf, Math.min(count, CHUNK), pos ?? f.pos);
+  if (n > 0) consume(f, pos, n);
+  return n;
 }
 
 function copyOut(k: Kernel, t: Task, buf: number, data: Uint8Array): number {
@@ -191,20 +200,30 @@ function sysPread64(k: Kernel, t: Task, fd: number, buf: number, count: number, 
   if (pos < 0 || count < 0) return -E.EINVAL;
   if (f.ops.seekable === false) return -E.ESPIPE;
   if (count === 0) return 0;
+  if (f.ops.readToGuest) return readable(f) ? readToGuest(k, t, f, buf, count, pos) : -E.EBADF;
   const r = readFrom(k, t, f, Math.min(count, MAX_RW), pos);
   if (typeof r === 'number') return r;
   if (copyOut(k, t, buf, r) < 0) return undeliverable(f, r);
   return r.length;
 }
 
+/**
+ * Where a write goes: under O_APPEND the end of the file, for pwrite too
+ * (pwrite(2), BUGS: Linux appends "regardless of the value of offset");
+ * else `pos` (pwrite) or the file position.
+ */
+function writePosition(f: OpenFile, pos: number | undefined): number {
+  if (f.flags & O_APPEND) {
+    const st = f.inode.getattr();
+    if (typeof st !== 'number') return st.size;
+  }
+  return pos ?? f.pos;
+}
+
 function writeFrom(k: Kernel, t: Task, f: OpenFile, data: Uint8Array, pos: number | undefined): number {
   if (!writable(f)) return -E.EBADF;
   if (!f.ops.write) return -E.EINVAL;
-  let at = pos ?? f.pos;
-  if (pos === undefined && (f.flags & O_APPEND)) {
-    const st = f.inode.getattr();
-    if (typeof st !== 'number') at = st.size;
-  }
+  const at = writePosition(f, pos);
   const r = f.ops.write(f, ioContext(k, t), data, at);
   if (r === -E.EAGAIN && !(f.flags & O_NONBLOCK)) return k.block(t, f.ops.waitQueues?.(f) ?? []);
   if (r === -E.EPIPE) sendToThread(k, t, { signo: SIGPIPE, code: SI_USER, pid: t.pid, uid: t.proc.cred.uid });
@@ -218,7 +237,16 @@ function sysWrite(k: Kernel, t: Task, fd: number, buf: number, count: number): n
   if (!writable(f)) return -E.EBADF;
   if (count < 0) return -E.EFAULT;
   if (count === 0) return 0;
+  if (f.ops.writeFromGuest) return writeFromGuest(k, t, f, buf, count, undefined);
   return writeAllBlocking(k, t, f, buf, Math.min(count, MAX_RW));
+}
+
+/** write/pwrite64 of a file on a host fd: the bytes go straight from the guest's buffer (FileOps.writeFromGuest). */
+function writeFromGuest(k: Kernel, t: Task, f: OpenFile, buf: number, count: number, pos: number | undefined): number {
+  const at = writePosition(f, pos);
+  const r = f.ops.writeFromGuest!(f, ioContext(k, t), buf, Math.min(count, CHUNK), at);
+  if (r > 0 && pos === undefined) f.pos = at + r;
+  return r;
 }
 
 /**
@@ -256,6 +284,7 @@ function sysPwrite64(k: Kernel, t: Task, fd: number, buf: number, count: number,
   if (f.ops.seekable === false) return -E.ESPIPE;
   if (!writable(f)) return -E.EBADF;
   if (count === 0) return 0;
+  if (f.ops.writeFromGuest) return writeFromGuest(k, t, f, buf, count, pos);
   const data = k.mem.read(t.proc.mm.hostPid, buf, Math.min(count, MAX_RW, CHUNK));
   if (typeof data === 'number') return data;
   return writeFrom(k, t, f, data, pos);

@@ -1238,6 +1238,16 @@ class OverlayFileOps implements FileOps {
     return writeAt(this.fd, data, pos);
   }
 
+  readToGuest(_f: OpenFile, ctx: IoContext, addr: number, len: number, pos: number): number {
+    if (pos < 0) return -E.EINVAL;
+    return ctx.fileToGuest(this.current(), pos, addr, Math.min(len, MAX_IO));
+  }
+
+  writeFromGuest(_f: OpenFile, ctx: IoContext, addr: number, len: number, pos: number): number {
+    const bad = badWrite(pos, len);
+    return bad || ctx.guestToFile(this.fd, pos, addr, len);
+  }
+
   poll(): number {
     return POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM;
   }
@@ -1275,9 +1285,16 @@ function readAt(fd: number, len: number, pos: number): Uint8Array | number {
   }
 }
 
-function writeAt(fd: number, data: Uint8Array, pos: number): number {
+/** -EINVAL or -EFBIG for a write of `len` at `pos` that cannot be made, else 0. */
+export function badWrite(pos: number, len: number): number {
   if (pos < 0) return -E.EINVAL;
-  if (pos + data.length > Number.MAX_SAFE_INTEGER) return -E.EFBIG;
+  if (pos + len > Number.MAX_SAFE_INTEGER) return -E.EFBIG;
+  return 0;
+}
+
+function writeAt(fd: number, data: Uint8Array, pos: number): number {
+  const bad = badWrite(pos, data.length);
+  if (bad) return bad;
   try {
     return writeSync(fd, data, 0, data.length, pos);
   } catch (e) {

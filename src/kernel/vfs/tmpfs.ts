@@ -9,7 +9,7 @@
 import { closeSync, fstatSync, ftruncateSync, readSync, writeSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { E } from '../errno.ts';
-import { hostErrno } from './overlay-fs.ts';
+import { badWrite, hostErrno } from './overlay-fs.ts';
 import { nowTimespec, Pipe } from './pipe.ts';
 import {
   dtypeOfMode, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
@@ -186,11 +186,17 @@ class TmpFile extends TmpNode {
     return 0;
   }
 
-  read(len: number, pos: number): Uint8Array | number {
+  /** The bytes a read of `len` at `pos` gets (atime stamped): 0 at or past the end, or -errno. */
+  private readSpan(len: number, pos: number): number {
     if (pos < 0) return -E.EINVAL;
     const n = Math.min(len, this.bytes - pos, MAX_IO);
     this.touchAtime();
-    if (n <= 0 || this.memfd < 0) return 0;
+    return n <= 0 || this.memfd < 0 ? 0 : n;
+  }
+
+  read(len: number, pos: number): Uint8Array | number {
+    const n = this.readSpan(len, pos);
+    if (n <= 0) return n;
     const buf = new Uint8Array(n);
     let got = 0;
     try {
@@ -205,10 +211,14 @@ class TmpFile extends TmpNode {
     return got === n ? buf : buf.subarray(0, got);
   }
 
+  readToGuest(ctx: IoContext, addr: number, len: number, pos: number): number {
+    const n = this.readSpan(len, pos);
+    return n <= 0 ? n : ctx.fileToGuest(this.memfd, pos, addr, n);
+  }
+
   write(ctx: IoContext, data: Uint8Array, pos: number): number {
-    if (pos < 0) return -E.EINVAL;
-    if (pos + data.length > Number.MAX_SAFE_INTEGER) return -E.EFBIG;
-    if (data.length === 0) return 0;
+    const bad = badWrite(pos, data.length);
+    if (bad || data.length === 0) return bad;
     const fd = this.hostFd();
     if (fd < 0) return fd;
     let n: number;
@@ -217,6 +227,22 @@ class TmpFile extends TmpNode {
     } catch (e) {
       return hostErrno(e);
     }
+    this.wrote(ctx, pos, n);
+    return n;
+  }
+
+  writeFromGuest(ctx: IoContext, addr: number, len: number, pos: number): number {
+    const bad = badWrite(pos, len);
+    if (bad || len === 0) return bad;
+    const fd = this.hostFd();
+    if (fd < 0) return fd;
+    const n = ctx.guestToFile(fd, pos, addr, len);
+    if (n >= 0) this.wrote(ctx, pos, n);
+    return n;
+  }
+
+  /** After `n` bytes were written at `pos`: the size, the times and the set-id bits as a write leaves them. */
+  private wrote(ctx: IoContext, pos: number, n: number): void {
     if (pos + n > this.bytes) {
       this.fs.usedBytes += pos + n - this.bytes;
       this.bytes = pos + n;
@@ -227,7 +253,6 @@ class TmpFile extends TmpNode {
       this.perm &= ~S_ISUID;
       if (this.perm & S_IXGRP) this.perm &= ~S_ISGID;
     }
-    return n;
   }
 
   open(flags: number): FileOps | number {
@@ -244,6 +269,8 @@ class TmpFile extends TmpNode {
       truncated: (flags & O_TRUNC) !== 0,
       read: (_f, _ctx, len, pos) => this.read(len, pos),
       write: (_f, ctx, data, pos) => this.write(ctx, data, pos),
+      readToGuest: (_f, ctx, addr, len, pos) => this.readToGuest(ctx, addr, len, pos),
+      writeFromGuest: (_f, ctx, addr, len, pos) => this.writeFromGuest(ctx, addr, len, pos),
       poll: () => POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM,
       hostFd: () => this.hostFd(),
       release: () => {

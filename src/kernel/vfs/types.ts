@@ -116,6 +116,14 @@ export interface IoContext {
   pgrpOrphaned(pgid: number): boolean;
   /** Does the caller block or ignore `sig`? (SIGTTOU/SIGTTIN rules of the tty) */
   ignoresSignal(sig: number): boolean;
+  /**
+   * Bytes between host file `fd` at `pos` and the caller's memory at `addr`,
+   * up to `len`, with no copy in the kernel's heap (Platform.fileToGuest):
+   * the count moved, short at end of file or where the caller's buffer
+   * faults (-EFAULT if nothing moved), or -errno.
+   */
+  fileToGuest(fd: number, pos: number, addr: number, len: number): number;
+  guestToFile(fd: number, pos: number, addr: number, len: number): number;
 }
 
 /**
@@ -127,6 +135,15 @@ export interface IoContext {
 export interface FileOps {
   read?(f: OpenFile, ctx: IoContext, len: number, pos: number): Uint8Array | number;
   write?(f: OpenFile, ctx: IoContext, data: Uint8Array, pos: number): number;
+  /**
+   * read and write of a file held as a host fd, straight between the file
+   * and the caller's memory at `addr` (IoContext.fileToGuest): what read
+   * and write give, except that a fault in the caller's buffer ends the
+   * transfer short, as Linux's filemap_read() and generic_perform_write()
+   * do. read(2), pread64(2), write(2) and pwrite64(2) use them when present.
+   */
+  readToGuest?(f: OpenFile, ctx: IoContext, addr: number, len: number, pos: number): number;
+  writeFromGuest?(f: OpenFile, ctx: IoContext, addr: number, len: number, pos: number): number;
   /** Current readiness (POLL* bits). */
   poll?(f: OpenFile): number;
   /** Queues that are woken when readiness may have changed. */

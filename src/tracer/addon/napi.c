@@ -630,6 +630,29 @@ static napi_value js_read_dir(napi_env env, napi_callback_info info)
 	return r;
 }
 
+/*
+ * fileIo(op, fd, pos, pid, addr, len) -> bytes moved | -errno: op 0 reads
+ * the host file into guest memory (read(2)), op 1 writes guest memory
+ * into it (write(2)); see file_io.c.
+ */
+static napi_value js_file_io(napi_env env, napi_callback_info info)
+{
+	napi_value argv[6];
+	int32_t op, fd, pid, len;
+	uint64_t pos, addr;
+
+	if (get_args(env, info, 6, argv) < 0 || arg_i32(env, argv[0], &op) < 0 ||
+	    arg_i32(env, argv[1], &fd) < 0 || arg_u64(env, argv[2], &pos) < 0 ||
+	    arg_i32(env, argv[3], &pid) < 0 || arg_u64(env, argv[4], &addr) < 0 ||
+	    arg_i32(env, argv[5], &len) < 0)
+		return NULL;
+	if (len <= 0)
+		return make_int(env, len < 0 ? -EINVAL : 0);
+	if (op == 0)
+		return make_int(env, file_to_guest(fd, pos, pid, addr, (size_t)len));
+	return make_int(env, guest_to_file(fd, pos, pid, addr, (size_t)len));
+}
+
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
 {
 	static const struct {
@@ -662,6 +685,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
 		{ "terminalSave", js_terminal_save },
 		{ "terminalRestore", js_terminal_restore },
 		{ "readDir", js_read_dir },
+		{ "fileIo", js_file_io },
 	};
 	napi_value fn;
 	size_t i;

@@ -106,4 +106,8 @@ int terminal_restore(void);
 /* dirents.c */
 int read_dirents(const char *path, char **out, size_t *out_len);
 
+/* file_io.c */
+long file_to_guest(int fd, uint64_t pos, pid_t pid, uint64_t addr, size_t len);
+long guest_to_file(int fd, uint64_t pos, pid_t pid, uint64_t addr, size_t len);
+
 #endif
