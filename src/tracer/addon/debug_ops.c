@@ -70,6 +70,7 @@ int tracer_step(pid_t tid, const struct user_regs_struct *regs, int emulate)
 	seccomp = at_seccomp_stop(tid);
 	if (seccomp < 0)
 		return seccomp;
+	tracer_regs_changed(tid);
 	/* served by the guest kernel: the host must skip it (as tracer_resume) */
 	if (seccomp)
 		r.orig_rax = (uint64_t)-1;

@@ -332,6 +332,8 @@ static napi_value regs_op(napi_env env, napi_callback_info info, int req)
 		return NULL;
 	}
 	tracer_flush_deferred();
+	if (req == PTRACE_SETREGS)
+		tracer_regs_changed(tid);
 	if (ptrace(req, tid, 0, buf) < 0)
 		return make_int(env, -errno);
 	return make_int(env, 0);

@@ -63,6 +63,7 @@ int tracer_batch(pid_t tid, uint64_t batch_rip, uint64_t table, long count,
 		 long *result);
 int tracer_adopt(pid_t child);
 void tracer_set_stop(pid_t tid, enum stop_kind kind);
+void tracer_regs_changed(pid_t tid);
 void tracer_note_resumed(pid_t tid);
 void tracer_forget(pid_t tid);
 void tracer_flush_deferred(void);
