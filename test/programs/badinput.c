@@ -115,6 +115,23 @@ static void file_io_cases(const char *tag, const char *path, char *edge) {
   CASEF(tag, "read_at_end", syscall(SYS_read, fd, buf, sizeof buf));
   CASEF(tag, "close", syscall(SYS_close, fd));
 
+  /* A regular file takes a big write whole, and gives a big read whole. */
+  size_t big = 3 << 20;
+  char *src = malloc(big), *dst = malloc(big);
+  if (!src || !dst) {
+    perror("malloc");
+    exit(100);
+  }
+  for (size_t i = 0; i < big; i++) src[i] = (char)(i * 7 + i / 4096);
+  fd = open(path, O_RDWR | O_TRUNC);
+  CASEF(tag, "write_3mib", syscall(SYS_write, fd, src, big));
+  CASEF(tag, "pread_3mib", syscall(SYS_pread64, fd, dst, big, 0L));
+  CASEF(tag, "3mib_same", memcmp(src, dst, big) == 0 ? 0 : -2);
+  CASEF(tag, "ftruncate", syscall(SYS_ftruncate, fd, 0L));
+  CASEF(tag, "close_big", syscall(SYS_close, fd));
+  free(src);
+  free(dst);
+
   /* O_APPEND: write(2) goes to the end whatever the position, and so does pwrite(2) on Linux. */
   fd = open(path, O_WRONLY | O_APPEND);
   if (fd < 0) {
@@ -187,6 +204,18 @@ int main(int argc, char **argv) {
     snprintf(other, sizeof other, "%s/bi_io", argv[1]);
     file_io_cases("io2", other, edge);
   }
+
+  /* /dev/null, /dev/zero and /dev/full never read what is written to them */
+  int devnull = open("/dev/null", O_RDWR), devzero = open("/dev/zero", O_RDWR), devfull = open("/dev/full", O_RDWR);
+  CASE("write_devnull_bad_buffer", syscall(SYS_write, devnull, BAD, 10));
+  CASE("pwrite_devnull_bad_buffer", syscall(SYS_pwrite64, devnull, BAD, 10, 3L));
+  CASE("write_devzero_bad_buffer", syscall(SYS_write, devzero, BAD, 10));
+  CASE("write_devfull_bad_buffer", syscall(SYS_write, devfull, BAD, 10));
+  CASE("read_devnull_bad_buffer", syscall(SYS_read, devnull, BAD, 10));
+  CASE("read_devzero_bad_buffer", syscall(SYS_read, devzero, BAD, 10));
+  close(devnull);
+  close(devzero);
+  close(devfull);
 
   /* read, write and friends */
   CASE("write_bad_buffer", syscall(SYS_write, 1, BAD, 10));

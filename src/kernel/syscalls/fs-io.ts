@@ -180,10 +180,10 @@ function sysRead(k: Kernel, t: Task, fd: number, buf: number, count: number): nu
   return r.length;
 }
 
-/** read/pread64 of a file on a host fd: the bytes go straight to the guest's buffer (FileOps.readToGuest). */
+/** read/pread64 straight into the guest's buffer (FileOps.readToGuest). */
 function readToGuest(k: Kernel, t: Task, f: OpenFile, buf: number, count: number, pos: number | undefined): number {
   if (f.inode.type === S_IFDIR) return -E.EISDIR;
-  const n = f.ops.readToGuest!(f, ioContext(k, t), buf, Math.min(count, CHUNK), pos ?? f.pos);
+  const n = f.ops.readToGuest!(f, ioContext(k, t), buf, Math.min(count, MAX_RW), pos ?? f.pos);
   if (n > 0) consume(f, pos, n);
   return n;
 }
@@ -241,10 +241,10 @@ function sysWrite(k: Kernel, t: Task, fd: number, buf: number, count: number): n
   return writeAllBlocking(k, t, f, buf, Math.min(count, MAX_RW));
 }
 
-/** write/pwrite64 of a file on a host fd: the bytes go straight from the guest's buffer (FileOps.writeFromGuest). */
+/** write/pwrite64 straight from the guest's buffer (FileOps.writeFromGuest). */
 function writeFromGuest(k: Kernel, t: Task, f: OpenFile, buf: number, count: number, pos: number | undefined): number {
   const at = writePosition(f, pos);
-  const r = f.ops.writeFromGuest!(f, ioContext(k, t), buf, Math.min(count, CHUNK), at);
+  const r = f.ops.writeFromGuest!(f, ioContext(k, t), buf, Math.min(count, MAX_RW), at);
   if (r > 0 && pos === undefined) f.pos = at + r;
   return r;
 }

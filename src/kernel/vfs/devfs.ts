@@ -25,23 +25,35 @@ function zeros(len: number): Uint8Array {
   return new Uint8Array(Math.max(0, Math.min(len, MAX_IO)));
 }
 
-/** Devices keep no state: one ops object per device serves every open. */
-function device(read: (len: number) => Uint8Array | number, write: (data: Uint8Array) => number): DeviceOpen {
+/**
+ * Devices keep no state: one ops object per device serves every open.
+ * `write` gets the bytes written; a device that never looks at them gives
+ * `discard`, which gets their count, so a write to it does not read the
+ * caller's buffer at all: write_null() and write_full() in
+ * drivers/char/mem.c do not, and a bad buffer is no EFAULT there.
+ */
+function device(
+  read: (len: number) => Uint8Array | number,
+  write: ((data: Uint8Array) => number) | { discard: (len: number) => number },
+): DeviceOpen {
   // lseek on these succeeds and means nothing (drivers/char/mem.c null_lseek).
-  const ops: FileOps = {
-    seekable: true,
-    read: (_f, _ctx, len) => read(len),
-    write: (_f, _ctx, data) => write(data),
-    poll: () => ALWAYS_READY,
-  };
+  const ops: FileOps = typeof write === 'function'
+    ? { seekable: true, read: (_f, _ctx, len) => read(len), write: (_f, _ctx, data) => write(data), poll: () => ALWAYS_READY }
+    : {
+      seekable: true,
+      read: (_f, _ctx, len) => read(len),
+      write: (_f, _ctx, data) => write.discard(data.length),
+      writeFromGuest: (_f, _ctx, _addr, len) => write.discard(len),
+      poll: () => ALWAYS_READY,
+    };
   return () => ops;
 }
 
 /** Drivers of the mem devices by rdev, for any tmpfs that holds device nodes. */
 export const memDevices: ReadonlyMap<number, DeviceOpen> = new Map<number, DeviceOpen>([
-  [DEV_NULL, device(() => 0, (d) => d.length)],
-  [DEV_ZERO, device(zeros, (d) => d.length)],
-  [DEV_FULL, device(zeros, () => -E.ENOSPC)],
+  [DEV_NULL, device(() => 0, { discard: (len) => len })],
+  [DEV_ZERO, device(zeros, { discard: (len) => len })],
+  [DEV_FULL, device(zeros, { discard: () => -E.ENOSPC })],
   [DEV_RANDOM, device((len) => randomFillSync(zeros(len)), (d) => d.length)],
   [DEV_URANDOM, device((len) => randomFillSync(zeros(len)), (d) => d.length)],
 ]);

@@ -136,11 +136,13 @@ export interface FileOps {
   read?(f: OpenFile, ctx: IoContext, len: number, pos: number): Uint8Array | number;
   write?(f: OpenFile, ctx: IoContext, data: Uint8Array, pos: number): number;
   /**
-   * read and write of a file held as a host fd, straight between the file
-   * and the caller's memory at `addr` (IoContext.fileToGuest): what read
-   * and write give, except that a fault in the caller's buffer ends the
-   * transfer short, as Linux's filemap_read() and generic_perform_write()
-   * do. read(2), pread64(2), write(2) and pwrite64(2) use them when present.
+   * read and write straight between the file and the caller's memory at
+   * `addr`, with no buffer in the kernel's heap: a file held as a host fd
+   * moves its bytes in the addon (IoContext.fileToGuest), where a fault in
+   * the caller's buffer ends the transfer short, as Linux's filemap_read()
+   * and generic_perform_write() do; a device that discards what is written
+   * does not read the buffer at all. read(2), pread64(2), write(2) and
+   * pwrite64(2) use them when present.
    */
   readToGuest?(f: OpenFile, ctx: IoContext, addr: number, len: number, pos: number): number;
   writeFromGuest?(f: OpenFile, ctx: IoContext, addr: number, len: number, pos: number): number;
