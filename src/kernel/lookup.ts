@@ -61,6 +61,11 @@ export function lookupParentAt(k: Kernel, t: Task, dirfd: number, path: string) 
   return resolveParent(walkContext(k, t), start, path);
 }
 
+/** Flags that act at open(2) only: do_dentry_open() drops them from f_flags, so F_GETFL never shows them. */
+const OPEN_TIME_FLAGS = 0o100 /* O_CREAT */ | 0o200 /* O_EXCL */ | 0o400 /* O_NOCTTY */ | 0o1000 /* O_TRUNC */;
+/** A 64-bit kernel opens every file O_LARGEFILE (build_open_flags(), force_o_largefile()): F_GETFL shows it. */
+const O_LARGEFILE = 0o100000;
+
 /**
  * Open a resolved location: a new open file description (not yet in any fd
  * table) with `flags`; the filesystem is asked with `openFlags` (open(2)
@@ -71,7 +76,7 @@ export function openLocation(k: Kernel, t: Task, loc: Location, flags: number, o
   if (!inode.open) return -E.ENXIO;
   const ops = inode.open(openFlags, ioContext(k, t));
   if (typeof ops === 'number') return ops;
-  const f = new OpenFile(inode, flags, ops, locPath(loc));
+  const f = new OpenFile(inode, (flags & ~OPEN_TIME_FLAGS) | O_LARGEFILE, ops, locPath(loc));
   f.location = loc;
   return f;
 }

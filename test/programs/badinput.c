@@ -113,6 +113,7 @@ static void file_io_cases(const char *tag, const char *path, char *edge) {
   CASEF(tag, "pread_bad_buffer", syscall(SYS_pread64, fd, BAD, 10, 0L));
   CASEF(tag, "read_to_end", syscall(SYS_read, fd, buf, sizeof buf));
   CASEF(tag, "read_at_end", syscall(SYS_read, fd, buf, sizeof buf));
+  CASEF(tag, "getfl_after_creat_trunc", syscall(SYS_fcntl, fd, F_GETFL));
   CASEF(tag, "close", syscall(SYS_close, fd));
 
   /* A regular file takes a big write whole, and gives a big read whole. */
@@ -216,6 +217,21 @@ int main(int argc, char **argv) {
   close(devnull);
   close(devzero);
   close(devfull);
+
+  /* F_GETFL: what open(2) keeps of its flags (O_LARGEFILE added, open-time flags dropped) */
+  int fl_dir = open(".", O_RDONLY | O_DIRECTORY);
+  int fl_null = open("/dev/null", O_WRONLY | O_APPEND | O_NONBLOCK | O_TRUNC | O_NOCTTY);
+  int fl_path = open(".", O_PATH | O_NOFOLLOW);
+  CASE("getfl_directory", syscall(SYS_fcntl, fl_dir, F_GETFL));
+  CASE("getfl_append_nonblock", syscall(SYS_fcntl, fl_null, F_GETFL));
+  CASE("setfl_zero", syscall(SYS_fcntl, fl_null, F_SETFL, 0));
+  CASE("getfl_after_setfl_zero", syscall(SYS_fcntl, fl_null, F_GETFL));
+  CASE("getfl_o_path", syscall(SYS_fcntl, fl_path, F_GETFL));
+  CASE("getfl_pipe_read_end", syscall(SYS_fcntl, p[0], F_GETFL));
+  CASE("getfl_pipe_write_end", syscall(SYS_fcntl, p[1], F_GETFL));
+  close(fl_dir);
+  close(fl_null);
+  close(fl_path);
 
   /* read, write and friends */
   CASE("write_bad_buffer", syscall(SYS_write, 1, BAD, 10));
