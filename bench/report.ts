@@ -244,7 +244,9 @@ export function boundNotes(ms: readonly Measurement[]): string[] {
         `and the bare SECCOMP_RET_TRACE stop ${us(trace)} (the accelerated mode's mechanism): ` +
         (g > trace
           ? `the guest kernel and addon add about ${us(g - trace)} per syscall on top of the stop it takes.`
-          : 'vmctl measured below the bare stop, so in this run the noise of the shared machine is larger than the kernel\'s own cost.'),
+          : 'vmctl measured below the bare stop: the bare tracers write every register back with PTRACE_SETREGS, ' +
+            'vmctl only what the call changed (rax with PTRACE_POKEUSER at a PTRACE_SYSEMU stop, the general ' +
+            'registers with PTRACE_SETREGSET at a seccomp stop), which saves more than the guest kernel\'s own work costs.'),
     );
   }
   const gu = v('getppid', 'vmctl', 'unpinned');
