@@ -96,18 +96,18 @@ static void file_io_cases(const char *tag, const char *path, char *edge) {
   }
   CASEF(tag, "write", syscall(SYS_write, fd, "0123456789", 10));
   CASEF(tag, "write_runs_off_mapping", syscall(SYS_write, fd, edge - 5, 100));
-  CASEF(tag, "pos_after_short_write", syscall(SYS_lseek, fd, 0, SEEK_CUR));
+  CASEF(tag, "pos_after_short_write", syscall(SYS_lseek, fd, 0L, SEEK_CUR));
   CASEF(tag, "write_bad_buffer", syscall(SYS_write, fd, BAD, 4));
   CASEF(tag, "write_zero_bad_buffer", syscall(SYS_write, fd, BAD, 0));
   CASEF(tag, "pwrite_runs_off_mapping", syscall(SYS_pwrite64, fd, edge - 3, 50, 2L));
   CASEF(tag, "pwrite_past_end", syscall(SYS_pwrite64, fd, "xy", 2, 20L));
   CASEF(tag, "pwrite_negative_offset", syscall(SYS_pwrite64, fd, "xy", 2, -5L));
-  CASEF(tag, "pos_after_pwrite", syscall(SYS_lseek, fd, 0, SEEK_CUR));
-  CASEF(tag, "seek_start", syscall(SYS_lseek, fd, 0, SEEK_SET));
+  CASEF(tag, "pos_after_pwrite", syscall(SYS_lseek, fd, 0L, SEEK_CUR));
+  CASEF(tag, "seek_start", syscall(SYS_lseek, fd, 0L, SEEK_SET));
   CASEF(tag, "read_runs_off_mapping", syscall(SYS_read, fd, edge - 4, 10));
-  CASEF(tag, "pos_after_short_read", syscall(SYS_lseek, fd, 0, SEEK_CUR));
+  CASEF(tag, "pos_after_short_read", syscall(SYS_lseek, fd, 0L, SEEK_CUR));
   CASEF(tag, "read_bad_buffer", syscall(SYS_read, fd, BAD, 4));
-  CASEF(tag, "pos_after_failed_read", syscall(SYS_lseek, fd, 0, SEEK_CUR));
+  CASEF(tag, "pos_after_failed_read", syscall(SYS_lseek, fd, 0L, SEEK_CUR));
   CASEF(tag, "pread_runs_off_mapping", syscall(SYS_pread64, fd, edge - 2, 10, 1L));
   CASEF(tag, "pread_past_end", syscall(SYS_pread64, fd, buf, 10, 1000L));
   CASEF(tag, "pread_bad_buffer", syscall(SYS_pread64, fd, BAD, 10, 0L));
@@ -139,11 +139,11 @@ static void file_io_cases(const char *tag, const char *path, char *edge) {
     perror(path);
     exit(100);
   }
-  CASEF(tag, "append_seek_start", syscall(SYS_lseek, fd, 0, SEEK_SET));
+  CASEF(tag, "append_seek_start", syscall(SYS_lseek, fd, 0L, SEEK_SET));
   CASEF(tag, "append_write", syscall(SYS_write, fd, "AB", 2));
-  CASEF(tag, "append_pos", syscall(SYS_lseek, fd, 0, SEEK_CUR));
+  CASEF(tag, "append_pos", syscall(SYS_lseek, fd, 0L, SEEK_CUR));
   CASEF(tag, "append_pwrite_at_0", syscall(SYS_pwrite64, fd, "CD", 2, 0L));
-  CASEF(tag, "append_pos_after_pwrite", syscall(SYS_lseek, fd, 0, SEEK_CUR));
+  CASEF(tag, "append_pos_after_pwrite", syscall(SYS_lseek, fd, 0L, SEEK_CUR));
   CASEF(tag, "append_read_writeonly", syscall(SYS_read, fd, buf, 1));
   CASEF(tag, "append_close", syscall(SYS_close, fd));
 
@@ -214,6 +214,15 @@ int main(int argc, char **argv) {
   CASE("write_devfull_bad_buffer", syscall(SYS_write, devfull, BAD, 10));
   CASE("read_devnull_bad_buffer", syscall(SYS_read, devnull, BAD, 10));
   CASE("read_devzero_bad_buffer", syscall(SYS_read, devzero, BAD, 10));
+  /* lseek on them succeeds and the position stays 0 (null_lseek) */
+  CASE("lseek_devnull_set", syscall(SYS_lseek, devnull, 100L, SEEK_SET));
+  CASE("write_devnull", syscall(SYS_write, devnull, "abcd", 4));
+  CASE("lseek_devnull_cur", syscall(SYS_lseek, devnull, 0L, SEEK_CUR));
+  CASE("lseek_devnull_back", syscall(SYS_lseek, devnull, -5L, SEEK_CUR));
+  CASE("read_devzero", syscall(SYS_read, devzero, buf, 8));
+  CASE("lseek_devzero_end", syscall(SYS_lseek, devzero, 3L, SEEK_END));
+  CASE("lseek_devfull_bad_whence", syscall(SYS_lseek, devfull, 0L, 99));
+  CASE("lseek_devfull_negative_whence", syscall(SYS_lseek, devfull, 0L, -1));
   close(devnull);
   close(devzero);
   close(devfull);

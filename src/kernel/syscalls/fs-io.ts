@@ -377,6 +377,9 @@ function sysLseek(_k: Kernel, t: Task, fd: number, offset: number, whence: numbe
   const f = getFile(t, fd | 0);
   if (typeof f === 'number') return f;
   if (f.ops.seekable === false) return -E.ESPIPE;
+  // ksys_lseek(): a whence past SEEK_MAX is refused before any driver sees it.
+  if ((whence | 0) < SEEK_SET || (whence | 0) > SEEK_HOLE) return -E.EINVAL;
+  if (f.ops.llseek) return f.ops.llseek(f, offset, whence | 0);
   let base: number;
   switch (whence | 0) {
     case SEEK_SET: base = 0; break;

@@ -8,7 +8,7 @@ import { randomFillSync } from 'node:crypto';
 import { E } from '../errno.ts';
 import { makedev } from './mounts.ts';
 import { type CreateMemfd, type DeviceOpen, Tmpfs } from './tmpfs.ts';
-import { POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFCHR, type Cred, type FileOps, type Inode } from './types.ts';
+import { POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFCHR, type Cred, type FileOps, type Inode, type OpenFile } from './types.ts';
 
 /** Longest read served at once; read(2) of a character device may return less. */
 const MAX_IO = 1 << 24;
@@ -36,11 +36,14 @@ function device(
   read: (len: number) => Uint8Array | number,
   write: ((data: Uint8Array) => number) | { discard: (len: number) => number },
 ): DeviceOpen {
-  // lseek on these succeeds and means nothing (drivers/char/mem.c null_lseek).
+  // lseek on these succeeds, and the position stays 0 (drivers/char/mem.c
+  // null_lseek; random's noop_llseek, as its reads do not move it).
+  const llseek = (f: OpenFile): number => (f.pos = 0);
   const ops: FileOps = typeof write === 'function'
-    ? { seekable: true, read: (_f, _ctx, len) => read(len), write: (_f, _ctx, data) => write(data), poll: () => ALWAYS_READY }
+    ? { seekable: true, llseek, read: (_f, _ctx, len) => read(len), write: (_f, _ctx, data) => write(data), poll: () => ALWAYS_READY }
     : {
       seekable: true,
+      llseek,
       read: (_f, _ctx, len) => read(len),
       write: (_f, _ctx, data) => write.discard(data.length),
       writeFromGuest: (_f, _ctx, _addr, len) => write.discard(len),

@@ -167,6 +167,8 @@ export interface FileOps {
   readonly truncated?: boolean;
   /** seek policy: 'normal' (files), 'none' (pipes, ttys: ESPIPE) */
   readonly seekable?: boolean;
+  /** lseek(2) of its own, given a valid `whence` (the driver's llseek): the new position or -errno. */
+  llseek?(f: OpenFile, offset: number, whence: number): number;
   /** for fsync: host fd to sync, handled by hostFd */
 }
 
