@@ -114,6 +114,17 @@ static void file_io_cases(const char *tag, const char *path, char *edge) {
   CASEF(tag, "read_to_end", syscall(SYS_read, fd, buf, sizeof buf));
   CASEF(tag, "read_at_end", syscall(SYS_read, fd, buf, sizeof buf));
   CASEF(tag, "getfl_after_creat_trunc", syscall(SYS_fcntl, fd, F_GETFL));
+  /* vectors whose second buffer is bad: the first one's bytes move */
+  struct iovec half_bad[2] = {{buf, 2}, {BAD, 3}};
+  CASEF(tag, "readv_second_bad", syscall(SYS_readv, fd, half_bad, 2));
+  CASEF(tag, "pos_after_readv", syscall(SYS_lseek, fd, 0L, SEEK_CUR));
+  CASEF(tag, "preadv_second_bad", syscall(SYS_preadv, fd, half_bad, 2, 0L, 0L));
+  memcpy(buf, "VW", 2);
+  CASEF(tag, "writev_second_bad", syscall(SYS_writev, fd, half_bad, 2));
+  CASEF(tag, "pwritev_second_bad", syscall(SYS_pwritev, fd, half_bad, 2, 1L, 0L));
+  struct iovec first_bad[2] = {{BAD, 3}, {buf, 2}};
+  CASEF(tag, "writev_first_bad", syscall(SYS_writev, fd, first_bad, 2));
+  CASEF(tag, "readv_first_bad", syscall(SYS_readv, fd, first_bad, 2));
   CASEF(tag, "close", syscall(SYS_close, fd));
 
   /* A regular file takes a big write whole, and gives a big read whole. */

@@ -338,10 +338,28 @@ function sysWritev(k: Kernel, t: Task, fd: number, iov: number, cnt: number): nu
   if (!writable(f)) return -E.EBADF;
   const vec = k.mem.readIovec(t.proc.mm.hostPid, iov, cnt | 0);
   if (typeof vec === 'number') return vec;
+  if (f.ops.writeFromGuest) return writevFromGuest(k, t, f, vec, undefined);
   const data = gather(k, t, vec);
   if (typeof data === 'number') return data;
   if (data.length === 0) return 0;
   return writeFrom(k, t, f, data, undefined);
+}
+
+/**
+ * writev/pwritev straight from each guest buffer in turn, as
+ * generic_perform_write() walks its iov_iter: a buffer that faults ends
+ * the write with what the ones before it gave (EFAULT only if nothing).
+ */
+function writevFromGuest(k: Kernel, t: Task, f: OpenFile, vec: readonly { base: number; len: number }[], pos: number | undefined): number {
+  let done = 0;
+  for (const v of vec) {
+    if (v.len === 0) continue;
+    const r = writeFromGuest(k, t, f, v.base, v.len, pos === undefined ? undefined : pos + done);
+    if (r < 0) return done > 0 ? done : r;
+    done += r;
+    if (r < v.len) break;
+  }
+  return done;
 }
 
 function sysPreadv(k: Kernel, t: Task, fd: number, iov: number, cnt: number, pos: number): number {
@@ -366,6 +384,7 @@ function sysPwritev(k: Kernel, t: Task, fd: number, iov: number, cnt: number, po
   if (!writable(f)) return -E.EBADF;
   const vec = k.mem.readIovec(t.proc.mm.hostPid, iov, cnt | 0);
   if (typeof vec === 'number') return vec;
+  if (f.ops.writeFromGuest) return writevFromGuest(k, t, f, vec, pos);
   const data = gather(k, t, vec);
   if (typeof data === 'number') return data;
   return writeFrom(k, t, f, data, pos);
