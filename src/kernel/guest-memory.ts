@@ -134,24 +134,42 @@ export class GuestMemory {
     return this.write(pid, addr, b);
   }
 
-  /** iovec array (readv/writev): [{base, len}], -EINVAL / -EFAULT on bad input. */
+  /**
+   * iovec array (readv/writev) as Linux imports it (lib/iov_iter.c): more
+   * than UIO_MAXIOV entries or a negative (ssize_t) length is EINVAL, a
+   * buffer outside the user address space (access_ok) EFAULT, before any
+   * I/O; lengths are then cut so the total is at most MAX_RW_COUNT.
+   */
   readIovec(pid: number, addr: number, count: number): { base: number; len: number }[] | number {
     if (count < 0 || count > 1024) return -E.EINVAL;
     if (count === 0) return [];
     const b = this.read(pid, addr, 16 * count);
     if (typeof b === 'number') return b;
+    for (let i = 0; i < count; i++) if (b.readInt32LE(16 * i + 12) < 0) return -E.EINVAL;
     const out: { base: number; len: number }[] = [];
     let total = 0;
     for (let i = 0; i < count; i++) {
       const base = readU64(b, 16 * i);
-      const len = readU64(b, 16 * i + 8);
-      if (len > 0x7ffff000 || b.readInt32LE(16 * i + 12) < 0) return -E.EINVAL;
+      let len = readU64(b, 16 * i + 8);
+      if (!accessOk(base, len)) return -E.EFAULT;
+      if (len > MAX_RW_COUNT - total) len = MAX_RW_COUNT - total;
       total += len;
-      if (total > 0x7ffff000) return -E.EINVAL;
       out.push({ base, len });
     }
     return out;
   }
+}
+
+/** The most one read or write moves (MAX_RW_COUNT: INT_MAX rounded down to a page). */
+const MAX_RW_COUNT = 0x7ffff000;
+
+/**
+ * access_ok() as recent x86_64 kernels check it (6.18 here): the range lies
+ * below TASK_SIZE_MAX (address 0 included; it faults later). 6.1 checked
+ * only that the end has no sign bit.
+ */
+function accessOk(addr: number, len: number): boolean {
+  return len <= TASK_SIZE && addr >= 0 && addr <= TASK_SIZE - len;
 }
 
 export function validRange(addr: number, len: number): boolean {
