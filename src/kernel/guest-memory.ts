@@ -172,8 +172,9 @@ function accessOk(addr: number, len: number): boolean {
   return len <= TASK_SIZE && addr >= 0 && addr <= TASK_SIZE - len;
 }
 
+/** A range the kernel may copy to or from: access_ok(), not at address 0, with exact numbers. */
 export function validRange(addr: number, len: number): boolean {
-  return addr > 0 && len >= 0 && addr + len <= TASK_SIZE && Number.isSafeInteger(addr);
+  return addr > 0 && len >= 0 && Number.isSafeInteger(addr) && accessOk(addr, len);
 }
 
 export function readU64(b: Buffer, off: number): number {

@@ -38,17 +38,15 @@ function device(
 ): DeviceOpen {
   // lseek on these succeeds, and the position stays 0 (drivers/char/mem.c
   // null_lseek; random's noop_llseek, as its reads do not move it).
-  const llseek = (f: OpenFile): number => (f.pos = 0);
+  const common: FileOps = {
+    seekable: true,
+    llseek: (f: OpenFile) => (f.pos = 0),
+    read: (_f, _ctx, len) => read(len),
+    poll: () => ALWAYS_READY,
+  };
   const ops: FileOps = typeof write === 'function'
-    ? { seekable: true, llseek, read: (_f, _ctx, len) => read(len), write: (_f, _ctx, data) => write(data), poll: () => ALWAYS_READY }
-    : {
-      seekable: true,
-      llseek,
-      read: (_f, _ctx, len) => read(len),
-      write: (_f, _ctx, data) => write.discard(data.length),
-      writeFromGuest: (_f, _ctx, _addr, len) => write.discard(len),
-      poll: () => ALWAYS_READY,
-    };
+    ? { ...common, write: (_f, _ctx, data) => write(data) }
+    : { ...common, write: (_f, _ctx, data) => write.discard(data.length), writeFromGuest: (_f, _ctx, _addr, len) => write.discard(len) };
   return () => ops;
 }
 
