@@ -20,7 +20,8 @@
 
 static char io_buf[FILE_IO_CHUNK];
 
-static ssize_t guest_copy(pid_t pid, uint64_t addr, void *buf, size_t len, int to_guest)
+/* @len bytes between @buf here and the guest's @addr: bytes moved (short at a fault) or -1 with errno. */
+ssize_t guest_copy(pid_t pid, uint64_t addr, void *buf, size_t len, int to_guest)
 {
 	struct iovec local = { .iov_base = buf, .iov_len = len };
 	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = len };

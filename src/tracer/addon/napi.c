@@ -370,7 +370,6 @@ static napi_value js_mem(napi_env env, napi_callback_info info)
 	napi_value argv[6];
 	int32_t op, pid, off, n;
 	uint64_t addr;
-	struct iovec local, remote;
 	char path[64];
 	size_t len;
 	void *buf;
@@ -388,20 +387,14 @@ static napi_value js_mem(napi_env env, napi_callback_info info)
 	}
 	if (n == 0)
 		return make_int(env, 0);
-	local.iov_base = (char *)buf + off;
-	local.iov_len = (size_t)n;
-	remote.iov_base = (void *)(uintptr_t)addr;
-	remote.iov_len = (size_t)n;
-	if (op == 0)
-		r = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-	else if (op == 1)
-		r = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+	if (op == 0 || op == 1)
+		r = guest_copy(pid, addr, (char *)buf + off, (size_t)n, op == 1);
 	else {
 		snprintf(path, sizeof(path), "/proc/%d/mem", pid);
 		fd = open(path, O_WRONLY | O_CLOEXEC);
 		if (fd < 0)
 			return make_int(env, -errno);
-		r = pwrite(fd, local.iov_base, local.iov_len, (off_t)addr);
+		r = pwrite(fd, (char *)buf + off, (size_t)n, (off_t)addr);
 		if (r < 0)
 			r = -errno;
 		close(fd);

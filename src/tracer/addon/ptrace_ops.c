@@ -196,7 +196,9 @@ void tracer_regs_changed(pid_t tid)
 }
 
 /*
- * The registers at a syscall stop, written back as cheaply as they can be.
+ * Registers written back at resume, as cheaply as they can be: at a
+ * syscall stop whose registers are known (stop_regs_valid), only what
+ * changed; anywhere else, all of them.
  * Most syscalls change rax alone (and orig_rax at a seccomp stop, to skip
  * the host's call). Measured here: PTRACE_SETREGS costs 1.6 us, as its
  * segment and base registers are checked and set; PTRACE_POKEUSER of one
@@ -715,12 +717,8 @@ int tracer_resume(pid_t tid, const struct user_regs_struct *regs, int sig)
 		deferred.tid = tid;
 		deferred.regs = *regs;
 	} else {
-		int ret = 0;
+		int ret = regs ? set_stop_regs(t, regs) : 0;
 
-		if (regs && (t->kind == STOP_SYSEMU_ENTRY || t->kind == STOP_SECCOMP))
-			ret = set_stop_regs(t, regs);
-		else if (regs && ptrace(PTRACE_SETREGS, tid, 0, regs) < 0)
-			ret = -errno;
 		if (ret == 0)
 			ret = resume_plain(tid, NULL, sig);
 		if (ret < 0)

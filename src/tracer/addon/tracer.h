@@ -108,6 +108,7 @@ int terminal_restore(void);
 int read_dirents(const char *path, char **out, size_t *out_len);
 
 /* file_io.c */
+ssize_t guest_copy(pid_t pid, uint64_t addr, void *buf, size_t len, int to_guest);
 long file_to_guest(int fd, uint64_t pos, pid_t pid, uint64_t addr, size_t len);
 long guest_to_file(int fd, uint64_t pos, pid_t pid, uint64_t addr, size_t len);
 
