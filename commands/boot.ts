@@ -84,7 +84,23 @@ With --kernel (or "kernel" in the guest config) a User-Mode Linux kernel boots i
         'when missing and run as root), or the path of a UML binary (`make ARCH=um` builds ./linux). Same guest configs and root filesystems.',
       helpValue: 'uml|PATH',
     }),
-    mem: Flags.string({ description: 'UML only: the guest\'s memory, UML\'s mem= (default 256M).', helpValue: 'SIZE' }),
+    mem: Flags.string({
+      description: "The guest's memory (K, M, G suffixes): under vmctl's kernel, the bound on the kernel's own memory for the guest " +
+        '(tmpfs contents, pipe buffers), which a guest that exceeds it gets ENOSPC or ENOMEM for, and twice the default size of ' +
+        "its tmpfs mounts (default: half the host's memory); with --kernel, UML's mem= (default 256M).",
+      helpValue: 'SIZE',
+    }),
+    'pids-max': Flags.integer({
+      description: 'Most guest processes and threads alive at once (default 2048): fork and clone beyond it fail with EAGAIN, ' +
+        'as under a pids cgroup, so a fork bomb ends in the guest and the host stays untouched.',
+      helpValue: 'N',
+      min: 1,
+    }),
+    name: Flags.string({
+      description: 'Boot a separate instance of the guest under NAME, with copy-on-write state of its own: one guest runs once ' +
+        'at a time per instance, so a second boot of the same guest needs --name. `vmctl ctl NAME` reaches it.',
+      helpValue: 'NAME',
+    }),
     append: Flags.string({
       description: 'UML only: extra kernel arguments (repeatable), e.g. --append \'slub_debug=FZ\'.',
       helpValue: 'ARGS',
@@ -143,10 +159,10 @@ With --kernel (or "kernel" in the guest config) a User-Mode Linux kernel boots i
     const { args, flags } = await this.parse(Boot, expandBareFlags(this.argv, valueFlags, BARE_FLAGS));
     const { strace, 'strace-file': straceFile, 'strace-format': straceFormat, 'strace-size': straceSize, inject,
       'inject-seed': injectSeed, stats, 'gdb-port': gdbPort, 'gdb-exec': gdbExec,
-      'inspect-brk': inspectBrk, 'break-syscall': breakSyscall, ...rest } = flags;
+      'inspect-brk': inspectBrk, 'break-syscall': breakSyscall, 'pids-max': pidsMax, ...rest } = flags;
     const trace = { strace, straceFile, straceFormat, straceSize, inject, injectSeed, stats };
     const { bootGuest } = await import('../src/boot.ts');
-    const status = await bootGuest({ guest: args.guest, ...rest, trace, inspectBrk, breakSyscall, gdbPort, gdbExec });
+    const status = await bootGuest({ guest: args.guest, ...rest, pidsMax, trace, inspectBrk, breakSyscall, gdbPort, gdbExec });
     this.exit(status);
   }
 }

@@ -4,6 +4,7 @@
  * and the instance's state, then hands everything to the kernel and returns
  * the guest's exit status.
  */
+import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ExitCode, VmctlError } from './errors.ts';
 import type { GuestConfig } from './guest/config.ts';
@@ -18,6 +19,7 @@ import { ensureHostBuilt } from './host/build.ts';
 import type { KernelBootOptions, KernelExitStatus } from './kernel/boot-options.ts';
 import { TraceOptionError, traceOptionsFrom, type TraceRequest } from './kernel/trace/options.ts';
 import { materializeRootfs, type RootfsSource, validateRootfsDir } from './rootfs/resolve.ts';
+import { parseSize } from './size.ts';
 import { bootUml, rejectUmlOnlyFlags, type UmlFlags } from './uml/boot.ts';
 
 export interface BootRequest extends UmlFlags, KernelDebugFlags {
@@ -40,6 +42,28 @@ export interface BootRequest extends UmlFlags, KernelDebugFlags {
   gdbPort?: number;
   /** --gdb-exec: the program whose first exec the stub stops (default: pid 1's program). */
   gdbExec?: string;
+  /** --pids-max: most guest tasks (processes and threads) alive at once. */
+  pidsMax?: number;
+  /** --name: the instance to boot, when not the guest's default one. */
+  name?: string;
+}
+
+/** --pids-max's default, as podman's pids limit: enough for builds, small enough for a fork bomb to stop early. */
+export const DEFAULT_PIDS_MAX = 2048;
+
+/** --mem's default under vmctl's kernel: half the host's memory, as tmpfs(5) takes half of RAM by default. */
+export function defaultGuestMemory(): number {
+  return Math.floor(totalmem() / 2 / 4096) * 4096;
+}
+
+/** --mem as bytes; a bad size is the user's to fix. */
+function guestMemory(mem: string | undefined): number {
+  if (mem === undefined) return defaultGuestMemory();
+  const bytes = parseSize(mem);
+  if (bytes === undefined || bytes < 1024 * 1024) {
+    throw new VmctlError(`--mem ${mem}: give a size of at least 1M, such as 512M or 2G (a number with K, M, G or T).`, ExitCode.usage);
+  }
+  return bytes;
 }
 
 interface ResolvedPaths {
@@ -67,6 +91,8 @@ export function kernelBootOptions(config: GuestConfig, paths: ResolvedPaths, req
     verbose: req.verbose ?? false,
     strict: req.strict ?? false,
     helper: req.helper ?? true,
+    memBytes: guestMemory(req.mem),
+    pidsMax: req.pidsMax ?? DEFAULT_PIDS_MAX,
   };
 }
 

@@ -209,8 +209,8 @@ describe.skipIf(skipReason !== undefined)('vmctl boot --kernel (User-Mode Linux)
     expect(bad.exitCode).toBe(2);
     expect(bad.text).toContain('field "kernel" must be "uml"');
 
-    const stray = await boot(['--mem', '64M', '--exec', 'true']);
+    const stray = await boot(['--hostfs', '--exec', 'true']);
     expect(stray.exitCode).toBe(2);
-    expect(stray.text).toContain('--mem only apply to a User-Mode Linux kernel');
+    expect(stray.text).toContain('--hostfs only apply to a User-Mode Linux kernel');
   }, UML_TIMEOUT);
 });

@@ -34,6 +34,14 @@ export interface KernelBootOptions {
   strict?: boolean;
   /** Use the host helper patch where the host kernel has it (default true). */
   helper?: boolean;
+  /**
+   * The guest's memory (--mem): bounds what the kernel itself holds for the
+   * guest (tmpfs contents, pipe buffers) and sizes tmpfs mounts by default
+   * (half of it, as tmpfs(5) takes half of RAM).
+   */
+  memBytes: number;
+  /** Most guest tasks (processes and threads) alive at once (--pids-max); clone beyond it fails with EAGAIN. */
+  pidsMax: number;
   /** Print kernel diagnostics (unimplemented syscalls etc.) to stderr. */
   verbose?: boolean;
   /** --strace, --inject, --stats (src/kernel/trace/); absent: no observer is installed. */

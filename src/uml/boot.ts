@@ -57,7 +57,6 @@ const COMMAND_LINE_SIZE = 4096;
 export function rejectUmlOnlyFlags(req: UmlFlags): void {
   const given = (
     [
-      ['--mem', req.mem !== undefined],
       ['--append', (req.append ?? []).length > 0],
       ['--gdb', req.gdb === true],
       ['--hostfs', req.hostfs === true],

@@ -691,5 +691,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
 		    napi_set_named_property(env, exports, fns[i].name, fn) != napi_ok)
 			return NULL;
 	}
+	if (layer_ops_register(env, exports) < 0)
+		return NULL;
 	return exports;
 }

@@ -107,6 +107,11 @@ int terminal_restore(void);
 /* dirents.c */
 int read_dirents(const char *path, char **out, size_t *out_len);
 
+/* layer_ops.c: the overlay layers' host operations, as addon exports */
+struct napi_env__;
+struct napi_value__;
+int layer_ops_register(struct napi_env__ *env, struct napi_value__ *exports);
+
 /* file_io.c */
 ssize_t guest_copy(pid_t pid, uint64_t addr, void *buf, size_t len, int to_guest);
 long file_to_guest(int fd, uint64_t pos, pid_t pid, uint64_t addr, size_t len);
