@@ -27,6 +27,11 @@ export interface HostProbe {
   /** The requests of the vmctl host helper patch (host-patch/). */
   helperSyscallRoundtrip: HostFacility;
   helperMmBatch: HostFacility;
+  /** How the kernel hands a guest process a file (needed without the helper patch). */
+  seccompAddfd: HostFacility;
+  /** Containment layers of guest processes (src/tracer/addon/sandbox.c), where the host allows them. */
+  namespaces: HostFacility;
+  landlock: HostFacility;
 }
 
 export const PROBE_EXECUTABLE = 'vmctl-probe';
@@ -53,6 +58,9 @@ export function parseProbeOutput(stdout: string): HostProbe {
     processVmReadv: facility(json, 'process_vm_readv'),
     helperSyscallRoundtrip: facility(json, 'helper_syscall_roundtrip'),
     helperMmBatch: facility(json, 'helper_mm_batch'),
+    seccompAddfd: facility(json, 'seccomp_addfd'),
+    namespaces: facility(json, 'namespaces'),
+    landlock: facility(json, 'landlock'),
   };
 }
 
@@ -116,7 +124,10 @@ export function formatProbeTable(probe: HostProbe): string {
     ['seccomp filters', yesNo(probe.seccompFilter)],
     ['seccomp user notification', yesNo(probe.seccompUserNotif)],
     ['process_vm_readv', yesNo(probe.processVmReadv)],
+    ['seccomp ADDFD', yesNo(probe.seccompAddfd)],
     ['helper patch', helperPatch(probe)],
+    ['guest namespaces', yesNo(probe.namespaces)],
+    ['Landlock', probe.landlock.available ? `yes (${probe.landlock.reason})` : yesNo(probe.landlock)],
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   return ['host facilities:', ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`)].join('\n');
@@ -131,6 +142,14 @@ export function assertCanRunGuests(probe: HostProbe): void {
     throw new VmctlError(
       `PTRACE_SYSEMU does not work on this host (${probe.ptraceSysemu.reason}); ` +
         'vmctl needs an x86_64 Linux kernel with PTRACE_SYSEMU, which every mainline kernel has.',
+      ExitCode.host,
+    );
+  }
+  if (!probe.seccompAddfd.available && !probe.helperMmBatch.available) {
+    throw new VmctlError(
+      `seccomp user notification with SECCOMP_IOCTL_NOTIF_ADDFD does not work on this host (${probe.seccompAddfd.reason}); ` +
+        'vmctl needs it (Linux 5.9 or later) to hand a guest process a file without running anything of the guest\'s, ' +
+        'unless the host carries the vmctl helper patch (host-patch/).',
       ExitCode.host,
     );
   }

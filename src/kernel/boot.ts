@@ -22,7 +22,9 @@ import { processSyscalls } from './syscalls/process.ts';
 import { memorySyscalls } from './syscalls/memory.ts';
 import { timeSyscalls } from './syscalls/time.ts';
 import { idSyscalls } from './syscalls/ids.ts';
-import { miscSyscalls, defaultRlimits } from './syscalls/misc.ts';
+import { miscSyscalls, initRlimits } from './syscalls/misc.ts';
+import { fsSpaceSyscalls } from './syscalls/fs-space.ts';
+import { kernelMemory } from './memory-budget.ts';
 import { signalSyscalls } from './syscalls/signal.ts';
 import { Process, Task, TaskState } from './task.ts';
 import { mountKernelFilesystems } from './filesystems.ts';
@@ -32,15 +34,19 @@ import { installTracing } from './trace/install.ts';
 import { startControlServer } from './control/server.ts';
 import { installBreakpoints } from './break/breakpoints.ts';
 import { debuggerOf, existingDebugger } from './debug/debugger.ts';
+import { describeConfinement, kernelPaths, missingLayers } from './confinement.ts';
 
 export const syscallTable = () => buildTable([
   fsIoSyscalls, fsMetaSyscalls, fsDirSyscalls, pollSyscalls, processSyscalls, memorySyscalls,
-  timeSyscalls, idSyscalls, miscSyscalls, signalSyscalls,
+  timeSyscalls, idSyscalls, miscSyscalls, signalSyscalls, fsSpaceSyscalls,
 ]);
 
 /** Boots the guest kernel and runs until its init process exits. */
 export async function bootKernel(opts: KernelBootOptions): Promise<KernelExitStatus> {
-  const platform = new PtraceSysemuPlatform(opts.hostBuildDir, !opts.strict, opts.helper ?? true);
+  const platform = new PtraceSysemuPlatform(opts.hostBuildDir, {
+    accelerated: !opts.strict, useHelper: opts.helper ?? true, pidsMax: opts.pidsMax, kernelPaths: kernelPaths(opts),
+  });
+  reportConfinement(platform.confinement, opts);
   const table = syscallTable();
   const k = new Kernel(platform, { table, deliverSignals, forceSignal, hostThreadDied });
   // --gdb-port: the port opens before anything runs, so a bad one fails the boot
@@ -50,6 +56,9 @@ export async function bootKernel(opts: KernelBootOptions): Promise<KernelExitSta
   k.hostname = opts.hostname;
   k.verbose = opts.verbose ?? false;
   k.initUnkillable = opts.stdio === 'console';
+  // --mem bounds what the kernel holds for the guest; --pids-max its tasks.
+  kernelMemory.limit = opts.memBytes;
+  k.pidsMax = opts.pidsMax;
 
   const console = new HostConsole(k, opts.stdio);
   const { rootLocation, devfs } = mountKernelFilesystems(k, opts, console);
@@ -57,7 +66,7 @@ export async function bootKernel(opts: KernelBootOptions): Promise<KernelExitSta
 
   const cred = { uid: opts.uid, gid: opts.gid, euid: opts.uid, egid: opts.gid, fsuid: opts.uid, fsgid: opts.gid, groups: [] };
   const cwd = resolve({ root: rootLocation, mounts: k.mounts }, rootLocation, opts.cwd, { followLast: true });
-  const rlimits = defaultRlimits();
+  const rlimits = initRlimits(opts.pidsMax, opts.rlimits);
   const files = new FdTable();
   const init = new Process(1, {
     hostPid: 0, brkStart: 0, brk: 0, exePath: '', exeInode: undefined,
@@ -97,5 +106,17 @@ export async function bootKernel(opts: KernelBootOptions): Promise<KernelExitSta
     control?.close();
     tracing?.close();
     await existingDebugger(k)?.close();
+  }
+}
+
+/**
+ * One line on what confines the guests and the kernel: always in an
+ * interactive boot or with --verbose, and under --exec only when a layer
+ * the host could not give is missing (stderr stays the command's own).
+ */
+function reportConfinement(bits: number, opts: KernelBootOptions): void {
+  const root = process.geteuid?.() === 0;
+  if (opts.verbose || opts.stdio === 'console' || missingLayers(bits, root).length > 0) {
+    process.stderr.write(`vmctl: ${describeConfinement(bits, root)}\n`);
   }
 }

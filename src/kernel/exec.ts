@@ -12,7 +12,7 @@
 import { BatchBuilder } from '../platform/batch-builder.ts';
 import type { MmOp } from '../platform/platform.ts';
 import { Reg } from '../platform/regs.ts';
-import { MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE } from './address-space.ts';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE, touchesStub } from './address-space.ts';
 import { NR } from './syscall-names.ts';
 import { E } from './errno.ts';
 import { readGuestStrings, takeStrings, type ArgSpace, type ExecStrings } from './exec-args.ts';
@@ -200,10 +200,12 @@ interface Mapped {
 /**
  * The address-space operations that build an image in a fresh process:
  * the segments of the kernel's files, the stack, and the end of the stub.
- * They run as one stub batch (the files opened in the fresh process
- * through /proc/KPID/fd; a fresh process holds no fd, so the n-th open
- * gets fd n-1 and later calls can name it before the batch runs), or as
- * one helper batch (Platform.mmBatch: the kernel's own fds mapped).
+ * They run as one stub batch, the files handed to the fresh process first
+ * (Platform.injectFds: a fresh process holds no fd, so they become fds 0,
+ * 1, ... and the calls can name them before the batch runs), or as one
+ * helper batch (Platform.mmBatch: the kernel's own fds mapped). Nothing
+ * may land on the kernel's stub page, which the fresh process already
+ * holds: an image that asks for it fails as one with no room there.
  */
 class ImageBatch {
   /** the calls of the stub batch, and their data */
@@ -212,7 +214,10 @@ class ImageBatch {
   readonly ops: MmOp[] = [];
   /** bss tails to zero once mapped: [address, length, writable] */
   readonly zero: [number, number, boolean][] = [];
-  private opens = 0;
+  /** the kernel fds the fresh process gets, in fd order */
+  readonly files: number[] = [];
+  /** a mapping would cover the kernel's stub page */
+  overStub = false;
 
   constructor(private readonly k: Kernel) {
     this.stub = new BatchBuilder(k.platform.batchData.start);
@@ -220,25 +225,25 @@ class ImageBatch {
 
   /** A kernel host fd to map from; returns its handle for mmap(). */
   open(kernelFd: number): { fd: number; kernelFd: number } {
-    const path = this.stub.data(Buffer.from(`/proc/${this.k.platform.kernelHostPid}/fd/${kernelFd}\0`));
-    const fd = this.opens++;
-    this.stub.call(NR.open, [path, 0o2000000 /* O_CLOEXEC */, 0], fd);
-    return { fd, kernelFd };
+    this.files.push(kernelFd);
+    return { fd: this.files.length - 1, kernelFd };
   }
 
   mmap(addr: number, len: number, prot: number, flags: number, file: { fd: number; kernelFd: number } | undefined, off: number): void {
+    if (touchesStub(this.k.platform, addr, len)) this.overStub = true;
     this.stub.call(NR.mmap, [addr, len, prot, flags, file ? file.fd : -1, off], addr);
     this.ops.push({ op: 'mmap', addr, len, prot, flags, fd: file ? file.kernelFd : -1, offset: off });
   }
 
   munmap(addr: number, len: number): void {
+    if (touchesStub(this.k.platform, addr, len)) this.overStub = true;
     this.stub.call(NR.munmap, [addr, len], 0);
     this.ops.push({ op: 'munmap', addr, len });
   }
 
   /** The files are mapped: their fds in the fresh process go. */
   closeFiles(): void {
-    for (let fd = 0; fd < this.opens; fd++) this.stub.call(NR.close, [fd], 0);
+    for (let fd = 0; fd < this.files.length; fd++) this.stub.call(NR.close, [fd], 0);
   }
 }
 
@@ -322,6 +327,7 @@ function buildImage(k: Kernel, t: Task, prog: Program, strings: ExecStrings, fil
     phdr: main.phdr, phnum: h.phnum, entry: bias + h.entry, base: interpBase,
   });
   mapStack(batch, layout, stack.vmaSize(rlimStack), stackProt(h));
+  if (batch.overStub) return -E.ENOMEM;
   const hostPid = k.platform.helper.mmBatch.inUse ? mapWithHelper(k, batch, stack) : mapWithStub(k, batch, stack);
   if (hostPid < 0) return hostPid;
   return {
@@ -427,6 +433,10 @@ function mapWithStub(k: Kernel, batch: ImageBatch, stack: StackImage): number {
     k.platform.killHost(hostPid, 9);
     return err;
   };
+  if (batch.files.length > 0) {
+    const fd = k.platform.injectFds(hostPid, batch.files, 0);
+    if (fd < 0) return fail(fd === -E.ESRCH ? -E.ENOMEM : fd);
+  }
   const b = batch.stub;
   if (k.platform.guestFilter) b.installFilter(k.platform.guestFilter);
   b.call(NR.munmap, [k.platform.stubStart, k.platform.stubEnd - k.platform.stubStart], 0);

@@ -6,7 +6,8 @@ import os from 'node:os';
 import type { Kernel } from './kernel.ts';
 import { monotonicMs } from './timers.ts';
 import { locPath } from './vfs/path-walk.ts';
-import type { ProcView } from './vfs/procfs.ts';
+import type { MemInfo, ProcView } from './vfs/procfs.ts';
+import { kernelMemory } from './memory-budget.ts';
 
 export const KERNEL_RELEASE = '6.1.0-vmctl';
 export const KERNEL_VERSION = '#1 SMP PREEMPT_DYNAMIC vmctl';
@@ -23,10 +24,12 @@ export function guestPathOfHost(hostPath: string): string | undefined {
   return undefined;
 }
 
-function translateMaps(text: string): string {
+function translateMaps(text: string, stubPage: number): string {
   const out: string[] = [];
+  const stub = `${stubPage.toString(16).padStart(8, "0")}-`;
   for (const line of text.split('\n')) {
-    if (line === '') continue;
+    // the kernel's stub page is not the guest's (src/tracer/addon/ptrace_ops.c)
+    if (line === '' || line.startsWith(stub)) continue;
     const m = /^(\S+ \S+ \S+ \S+ \S+)\s+(.*)$/.exec(line);
     if (!m) {
       out.push(line);
@@ -54,7 +57,7 @@ export function createProcView(k: Kernel): ProcView {
       return t;
     },
     readMemory: (p, addr, len) => (p.alive && p.mm.hostPid > 0 ? k.mem.readPartial(p.mm.hostPid, addr, len) : 0),
-    maps: (p) => (p.alive && p.mm.hostPid > 0 ? translateMaps(k.platform.hostMaps(p.mm.hostPid)) : ''),
+    maps: (p) => (p.alive && p.mm.hostPid > 0 ? translateMaps(k.platform.hostMaps(p.mm.hostPid), k.platform.stubPage.start) : ''),
     locationPath: (loc) => locPath(loc),
     mounts: () => k.mounts.procMounts(),
     filesystems: () => k.mounts.filesystems(),
@@ -68,12 +71,23 @@ export function createProcView(k: Kernel): ProcView {
     kernelVersion: () => KERNEL_VERSION,
     bootTimeMs: () => k.bootTimeMs,
     uptimeMs: () => monotonicMs() - k.bootMonoMs,
-    memInfo: () => ({ totalBytes: os.totalmem(), freeBytes: os.freemem(), availableBytes: os.freemem() }),
+    memInfo: () => guestMemInfo(),
     cpuinfo: () => cpuinfo(),
     cpuCount: () => os.cpus().length,
     loadavg: () => [0, 0, 0] as const,
     lastPid: () => Math.max(0, ...k.procs.keys()),
+    threadsMax: () => k.pidsMax,
   };
+}
+
+/**
+ * The guest's memory is --mem: what the kernel holds for it (tmpfs, pipe
+ * buffers) is used, and no more is free than the host has.
+ */
+function guestMemInfo(): MemInfo {
+  const total = Math.min(kernelMemory.limit, os.totalmem());
+  const free = Math.max(0, Math.min(os.freemem(), total - kernelMemory.used));
+  return { totalBytes: total, freeBytes: free, availableBytes: free };
 }
 
 function cpuinfo(): string {

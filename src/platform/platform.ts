@@ -47,6 +47,8 @@ export interface RoundTripCounts {
   stubBatchStops: number;
   /** the helper's address-space batches (one ptrace call each) */
   helperMmBatches: number;
+  /** kernel files handed to guest processes (SECCOMP_IOCTL_NOTIF_ADDFD) */
+  fdsPassed: number;
 }
 
 /** A batch call's expected result that stands for any success (not -4095..-1): stub.S. */
@@ -81,10 +83,27 @@ export interface Platform {
   /** Set registers and resume for one instruction (gdb's stepi); the next stop is a SIGTRAP or a syscall. 0 or -errno. */
   step(hostTid: number, regs: Regs): number;
   /**
-   * Run host syscall `nr` inside the stopped thread; returns its result
-   * (-errno on failure). `child` receives the pid of a clone's new child.
+   * Run host syscall `nr` inside the stopped thread, with register
+   * arguments only, at the syscall entry it is stopped in or through the
+   * stub page's `syscall` (never the guest's own code); returns its result
+   * (-errno on failure). `lastChild()` gives the pid of a clone's new child.
    */
-  inject(hostTid: number, nr: number, args: readonly number[], sysRip?: number): number;
+  inject(hostTid: number, nr: number, args: readonly number[]): number;
+  /**
+   * Hand the kernel's host fds to the stopped thread's host process
+   * (seccomp's SECCOMP_IOCTL_NOTIF_ADDFD: no path, no guest memory), at
+   * `firstFd` and on, or at the lowest free numbers when `firstFd` is
+   * negative. Returns the first new fd there, or -errno.
+   */
+  injectFds(hostTid: number, kernelFds: readonly number[], firstFd: number): number;
+  /**
+   * The kernel's stub page, at the same address in every guest process:
+   * no guest may map, unmap, protect, advise or write over it, and guests
+   * are not shown it.
+   */
+  readonly stubPage: { start: number; end: number };
+  /** The confinement in force in the guests' host processes (ConfineBit bits of tracer-addon.ts). */
+  readonly confinement: number;
   /** pid of the child created by the last injected clone, or 0. */
   lastChild(): number;
   /** A fresh host process, forked from the zygote, stopped, holding only the stub. */
@@ -163,6 +182,16 @@ export interface Platform {
   hostMaps(hostPid: number): string;
   /** The host's own auxv entries the guest should see too (AT_HWCAP, ...). */
   readonly hostAuxv: ReadonlyMap<number, number>;
-  /** pid of the kernel's host process: guests open the kernel's files through /proc/PID/fd. */
-  readonly kernelHostPid: number;
+}
+
+/** How a guest's host processes are set up (the boot's mode and the guest's limits). */
+export interface PlatformOptions {
+  /** the seccomp fast path (default mode); false: every syscall stops (--strict) */
+  accelerated: boolean;
+  /** use the host helper patch where the host kernel has it */
+  useHelper: boolean;
+  /** the guest's --pids-max: its host processes may not number much more */
+  pidsMax: number;
+  /** where the kernel's thread may still read and write once it confines itself (Landlock); undefined: it does not */
+  kernelPaths?: { readOnly: string[]; readWrite: string[] };
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { BatchBuilder } from './batch-builder.ts';
 import { Regs, REG_COUNT } from './regs.ts';
 import { BATCH_ANY, type BatchCall, type BatchOutcome, type GuestEventView, type HelperState, type MmOp, type Platform,
-  type RoundTripCounts } from './platform.ts';
+  type PlatformOptions, type RoundTripCounts } from './platform.ts';
 import { CountKind, FileIoOp, HelperBit, loadTracerAddon, MemOp, SignalOp, type TracerAddon } from './tracer-addon.ts';
 
 const CLONE_PARENT = 0x00008000;
@@ -44,12 +44,14 @@ export class PtraceSysemuPlatform implements Platform {
   private readonly zygote: number;
   readonly freshLayout: { stackStart: number; stackEnd: number; vdso: number };
   readonly hostAuxv: ReadonlyMap<number, number>;
-  readonly kernelHostPid = process.pid;
   readonly helper: HelperState;
+  readonly stubPage: { start: number; end: number };
+  readonly confinement: number;
+  readonly accelerated: boolean;
   private readonly mmOps = new DataView(new ArrayBuffer(MM_OP_SIZE * MM_MAX_OPS));
 
-  /** `useHelper`: use the host helper patch where the host kernel has it (--no-helper: false). */
-  constructor(hostBuildDir: string, readonly accelerated = true, useHelper = true) {
+  constructor(hostBuildDir: string, opts: PlatformOptions) {
+    this.accelerated = opts.accelerated;
     this.addon = loadTracerAddon(hostBuildDir);
     this.eventRegs = new Regs(new Int32Array(REG_COUNT * 2));
     const stub = path.join(hostBuildDir, 'vmctl-stub');
@@ -58,7 +60,13 @@ export class PtraceSysemuPlatform implements Platform {
     this.stubStart = layout.start;
     this.stubEnd = layout.end;
     this.batchData = layout.scratch;
-    this.zygote = this.addon.init(stub, this.eventRegs.raw, this.event, this.aux, this.resumeRegs, accelerated, useHelper);
+    // The guests' empty root is mounted over the build directory, which
+    // always exists, in their own mount namespace (sandbox.c).
+    this.zygote = this.addon.init(stub, this.eventRegs.raw, this.event, this.aux, this.resumeRegs, opts.accelerated,
+      opts.useHelper, hostBuildDir, opts.pidsMax, opts.kernelPaths?.readOnly ?? null, opts.kernelPaths?.readWrite ?? null);
+    const [stubPage, confinement] = this.addon.containment();
+    this.stubPage = { start: stubPage, end: stubPage + 4096 };
+    this.confinement = confinement;
     const bits = this.addon.helperStatus();
     this.helper = {
       roundtrip: { available: (bits & HelperBit.HaveRoundtrip) !== 0, inUse: (bits & HelperBit.UseRoundtrip) !== 0 },
@@ -67,7 +75,7 @@ export class PtraceSysemuPlatform implements Platform {
     // A fresh process installs the seccomp filter at the end of its image
     // batch, which then runs with no stop. The helper builds images with
     // no code of ours running: there the zygote carries the filter.
-    this.guestFilter = accelerated ? this.addon.guestFilter() : undefined;
+    this.guestFilter = this.addon.guestFilter();
     if (this.guestFilter && this.helper.mmBatch.inUse) {
       const b = new BatchBuilder(this.batchData.start);
       b.installFilter(this.guestFilter);
@@ -110,9 +118,13 @@ export class PtraceSysemuPlatform implements Platform {
     return this.addon.step(hostTid, regs.raw, this.accelerated ? 0 : 1);
   }
 
-  inject(hostTid: number, nr: number, args: readonly number[], sysRip = 0): number {
-    return this.addon.inject(hostTid, sysRip, nr, args[0] ?? 0, args[1] ?? 0, args[2] ?? 0,
+  inject(hostTid: number, nr: number, args: readonly number[]): number {
+    return this.addon.inject(hostTid, nr, args[0] ?? 0, args[1] ?? 0, args[2] ?? 0,
       args[3] ?? 0, args[4] ?? 0, args[5] ?? 0);
+  }
+
+  injectFds(hostTid: number, kernelFds: readonly number[], firstFd: number): number {
+    return this.addon.injectFds(hostTid, Int32Array.from(kernelFds), firstFd);
   }
 
   batch(hostTid: number, calls: readonly BatchCall[], data?: Uint8Array): BatchOutcome | number {
@@ -145,6 +157,7 @@ export class PtraceSysemuPlatform implements Platform {
       stubBatches: a.count(CountKind.Batches),
       stubBatchStops: a.count(CountKind.BatchStops),
       helperMmBatches: a.count(CountKind.HelperMmBatches),
+      fdsPassed: a.count(CountKind.FdsPassed),
     };
   }
 
@@ -248,6 +261,10 @@ export class PtraceSysemuPlatform implements Platform {
   }
 
   forceWriteMem(pid: number, addr: number, buf: Uint8Array, off: number, len: number): number {
+    // Through page protection, as the kernel's loader and gdb may, but
+    // never over the stub page: every host syscall the kernel makes in a
+    // guest runs its bytes.
+    if (addr < this.stubPage.end && addr + len > this.stubPage.start) return -EFAULT;
     return this.addon.mem(MemOp.ForceWrite, pid, addr, buf, off, len);
   }
 

@@ -4,16 +4,26 @@ import path from 'node:path';
 /** What the C addon (src/tracer/addon/napi.c) exports. */
 export interface TracerAddon {
   /** regs: each event's registers; resumeRegs: the registers resume() sets */
+  /**
+   * mountDir: an existing directory the guests' empty root is mounted over; pidsMax: their host process limit;
+   * kernelRo/kernelRw: where this thread may still read / write once it confines itself (null: it does not)
+   */
   init(stubPath: string, regs: Int32Array, event: Int32Array, aux: Int32Array, resumeRegs: Int32Array,
-    accelerated: boolean, helper: boolean): number;
+    accelerated: boolean, helper: boolean, mountDir: string, pidsMax: number, kernelRo: string[] | null,
+    kernelRw: string[] | null): number;
   wait(deadlineMs: number): number;
   idle(): void;
   /** with the registers in init's resumeRegs */
   resume(tid: number, sig: number): number;
   /** emulate: 1 in strict mode (PTRACE_SYSEMU_SINGLESTEP) */
   step(tid: number, regs: Int32Array, emulate: number): number;
-  inject(tid: number, sysRip: number, nr: number, a0: number, a1: number, a2: number,
+  /** a host syscall in the stopped thread, through the stub page */
+  inject(tid: number, nr: number, a0: number, a1: number, a2: number,
     a3: number, a4: number, a5: number): number;
+  /** kernel fds into the thread's host process (at firstFd and on, or the lowest free when < 0): the first new fd or -errno */
+  injectFds(tid: number, kernelFds: Int32Array, firstFd: number): number;
+  /** [the stub page's address, ConfineBit layers in force in the guests] */
+  containment(): [number, number];
   /** calls done or -errno; the result of the failed (or last) call in aux[1] (low half) and aux[2] */
   batch(tid: number, batchRip: number, table: number, count: number): number;
   /** wait for the first stop of a child a batch's clone made */
@@ -48,6 +58,14 @@ export interface TracerAddon {
 /** tracer.h's enum count_kind */
 export const enum CountKind {
   GuestStops = 0, Injections = 1, InjectStops = 2, Batches = 3, BatchStops = 4, HelperRoundtrips = 5, HelperMmBatches = 6,
+  FdsPassed = 7,
+}
+
+/** tracer.h's CONFINE_* bits: the confinement in force */
+export const enum ConfineBit {
+  NoNewPrivs = 1 << 0, NotRoot = 1 << 1, UserNs = 1 << 2, MountNs = 1 << 3, EmptyRoot = 1 << 4, NetNs = 1 << 5,
+  IpcNs = 1 << 6, LandlockFs = 1 << 7, LandlockNet = 1 << 8, LandlockScope = 1 << 9, Rlimits = 1 << 10, Nproc = 1 << 11,
+  Seccomp = 1 << 12, NoCaps = 1 << 13, KernelLandlock = 1 << 14,
 }
 
 /** helperStatus() bits, as tracer.h's HELPER_* */

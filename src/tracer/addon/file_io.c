@@ -10,6 +10,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/ptrace.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -29,6 +31,38 @@ ssize_t guest_copy(pid_t pid, uint64_t addr, void *buf, size_t len, int to_guest
 	if (to_guest)
 		return process_vm_writev(pid, &local, 1, &remote, 1, 0);
 	return process_vm_readv(pid, &local, 1, &remote, 1, 0);
+}
+
+/*
+ * Write @len bytes at the stopped tracee @pid's @addr through page
+ * protection (FOLL_FORCE), as the kernel's own loader and a debugger may:
+ * PTRACE_POKEDATA a word at a time, the words at either end read first.
+ * (Not /proc/PID/mem: the kernel thread writes nothing under /proc.)
+ * Returns @len, or -errno with a prefix written.
+ */
+long guest_poke(pid_t pid, uint64_t addr, const void *buf, size_t len)
+{
+	const unsigned char *src = buf;
+	size_t done = 0;
+
+	while (done < len) {
+		uint64_t at = (addr + done) & ~7ULL;
+		size_t skip = (size_t)(addr + done - at);
+		size_t take = len - done < 8 - skip ? len - done : 8 - skip;
+		long word;
+
+		if (skip || take < 8) {
+			errno = 0;
+			word = ptrace(PTRACE_PEEKDATA, pid, (void *)(uintptr_t)at, 0);
+			if (word == -1 && errno)
+				return -errno;
+		}
+		memcpy((unsigned char *)&word + skip, src + done, take);
+		if (ptrace(PTRACE_POKEDATA, pid, (void *)(uintptr_t)at, (void *)word) < 0)
+			return -errno;
+		done += take;
+	}
+	return (long)len;
 }
 
 /* Up to @len bytes of @fd at @pos into the guest's @addr. */

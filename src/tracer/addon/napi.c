@@ -37,6 +37,7 @@ static struct tracer_event *shared_event;
 static int32_t *shared_aux;
 static struct user_regs_struct *shared_resume_regs;
 static napi_ref shared_refs[4];
+static bool guest_accelerated;
 
 #define CHECK(env, call)						\
 	do {								\
@@ -128,26 +129,82 @@ static void *shared_array(napi_env env, napi_value v, size_t min)
 	return data;
 }
 
+/* A JS array of strings as C strings in @buf, pointers in @ptrs; -1 (thrown) on error. */
+static int string_array(napi_env env, napi_value arr, const char **ptrs, unsigned int max,
+			unsigned int *n, char *buf, size_t buflen)
+{
+	uint32_t len, i;
+	size_t used = 0;
+
+	if (napi_get_array_length(env, arr, &len) != napi_ok || len > max) {
+		napi_throw_type_error(env, NULL, "vmctl tracer: expected an array of at most 64 paths");
+		return -1;
+	}
+	for (i = 0; i < len; i++) {
+		napi_value e;
+		size_t got;
+
+		if (napi_get_element(env, arr, i, &e) != napi_ok ||
+		    napi_get_value_string_utf8(env, e, buf + used, buflen - used, &got) != napi_ok ||
+		    used + got + 1 >= buflen) {
+			napi_throw_type_error(env, NULL, "vmctl tracer: bad path list");
+			return -1;
+		}
+		ptrs[i] = buf + used;
+		used += got + 1;
+	}
+	*n = len;
+	return 0;
+}
+
 /*
  * init(stubPath, regs: Int32Array(54), event: Int32Array(6), aux: Int32Array(8),
- *      resumeRegs: Int32Array(54), accelerated: boolean, helper: boolean) -> zygote pid
+ *      resumeRegs: Int32Array(54), accelerated: boolean, helper: boolean,
+ *      mountDir: string, pidsMax: number, kernelRo: string[] | null,
+ *      kernelRw: string[] | null) -> zygote pid
  * @regs: the registers of each event; @resumeRegs: those resume() sets.
  * @helper: use the host helper patch where the host kernel has it.
+ * @mountDir, @pidsMax: the guests' confinement (struct sandbox_spec).
+ * @kernelRo, @kernelRw: where this thread may read, and write, once it
+ * confines itself with Landlock (sandbox.c); null: it does not.
+ * In that order: the guests' namespaces, this thread's confinement, the
+ * zygote (which must come after it, to stay traceable, and joins them).
  */
+static unsigned int confined_layers;
+
 static napi_value js_init(napi_env env, napi_callback_info info)
 {
-	napi_value argv[7];
-	char path[4096], err[512];
-	bool accel = false, helper = false;
+	static char robuf[32 * 1024], rwbuf[32 * 1024];
+	static const char *ro[64], *rw[64];
+	napi_value argv[11];
+	napi_valuetype type;
+	char path[4096], mount_dir[4096], err[512];
+	struct sandbox_spec spec;
+	bool accel = false, helper = false, confine = false;
+	unsigned int nro = 0, nrw = 0, guest_layers = 0;
+	char oom_old[16];
+	ssize_t oom_len;
+	int oom_fd;
+	int32_t pids_max;
 	size_t len;
 	pid_t zygote;
-	int i;
+	int i, ret;
 
-	if (get_args(env, info, 7, argv) < 0)
+	if (get_args(env, info, 11, argv) < 0)
 		return NULL;
 	CHECK(env, napi_get_value_bool(env, argv[5], &accel));
 	CHECK(env, napi_get_value_bool(env, argv[6], &helper));
 	CHECK(env, napi_get_value_string_utf8(env, argv[0], path, sizeof(path), &len));
+	CHECK(env, napi_get_value_string_utf8(env, argv[7], mount_dir, sizeof(mount_dir), &len));
+	if (arg_i32(env, argv[8], &pids_max) < 0)
+		return NULL;
+	CHECK(env, napi_typeof(env, argv[9], &type));
+	if (type == napi_object) {
+		confine = true;
+		if (string_array(env, argv[9], ro, 64, &nro, robuf, sizeof(robuf)) < 0 ||
+		    string_array(env, argv[10], rw, 64, &nrw, rwbuf, sizeof(rwbuf)) < 0)
+			return NULL;
+	}
 	shared_regs = shared_array(env, argv[1], sizeof(*shared_regs));
 	shared_event = shared_array(env, argv[2], sizeof(*shared_event));
 	shared_aux = shared_array(env, argv[3], 8 * sizeof(*shared_aux));
@@ -162,10 +219,43 @@ static napi_value js_init(napi_env env, napi_callback_info info)
 		napi_throw_error(env, NULL, err);
 		return NULL;
 	}
-	if (tracer_spawn_zygote(path, accel, &zygote, err, sizeof(err)) < 0) {
+	spec.mount_dir = mount_dir;
+	spec.pids_max = pids_max;
+	(void)sandbox_namespaces(&spec);
+	/*
+	 * Guests get the highest OOM score. A confined zygote may not write
+	 * /proc, so it inherits the score from this process, which raises its
+	 * own for the fork and then lowers it back (an unprivileged process
+	 * may go back down to where it started: proc(5)), through an fd it
+	 * opens before confining itself.
+	 */
+	oom_fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+	oom_len = oom_fd < 0 ? -1 : pread(oom_fd, oom_old, sizeof(oom_old), 0);
+	if (confine) {
+		ret = sandbox_kernel(ro, nro, rw, nrw);
+		if (ret < 0) {
+			snprintf(err, sizeof(err), "vmctl could not confine its kernel with Landlock: %s", strerror(-ret));
+			napi_throw_error(env, NULL, err);
+			return NULL;
+		}
+		confined_layers |= (unsigned int)ret;
+	}
+	if (oom_len > 0 && pwrite(oom_fd, "1000", 4, 0) != 4)
+		oom_len = -1;
+	ret = tracer_spawn_zygote(path, accel, &spec, &zygote, &guest_layers, err, sizeof(err));
+	if (oom_len > 0 && pwrite(oom_fd, oom_old, (size_t)oom_len, 0) != oom_len)
+		fprintf(stderr, "vmctl: could not restore its own OOM score: %s\n", strerror(errno));
+	if (oom_fd >= 0)
+		close(oom_fd);
+	for (i = 0; i < NS_KINDS; i++)
+		if (spec.ns_fd[i] >= 0)
+			close(spec.ns_fd[i]);
+	if (ret < 0) {
 		napi_throw_error(env, NULL, err);
 		return NULL;
 	}
+	confined_layers |= guest_layers;
+	guest_accelerated = accel;
 	helper_probe(zygote, helper);
 	/*
 	 * After the zygote: guests start with every CPU. Best effort: without
@@ -174,6 +264,20 @@ static napi_value js_init(napi_env env, napi_callback_info info)
 	if (!getenv("VMCTL_NO_PLACEMENT") && tracer_placement_init() == 0)
 		(void)tracer_placement_pin(zygote);
 	return make_int(env, zygote);
+}
+
+/* containment() -> [stub page address, CONFINE_* layers of the guests] */
+static napi_value js_containment(napi_env env, napi_callback_info info)
+{
+	napi_value out, v;
+
+	(void)info;
+	CHECK(env, napi_create_array_with_length(env, 2, &out));
+	CHECK(env, napi_create_double(env, (double)tracer_stub_page(), &v));
+	CHECK(env, napi_set_element(env, out, 0, v));
+	CHECK(env, napi_create_uint32(env, confined_layers, &v));
+	CHECK(env, napi_set_element(env, out, 1, v));
+	return out;
 }
 
 /*
@@ -223,26 +327,46 @@ static napi_value js_resume(napi_env env, napi_callback_info info)
 	return make_int(env, tracer_resume(tid, shared_resume_regs, sig));
 }
 
-/* inject(tid, sysRip, nr, a0..a5) -> result; a new child's pid in aux[0] */
+
+/* inject(tid, nr, a0..a5) -> result, through the stub page; a new child's pid in aux[0] */
 static napi_value js_inject(napi_env env, napi_callback_info info)
 {
-	napi_value argv[9];
-	uint64_t rip, nr, a[6];
+	napi_value argv[8];
+	uint64_t nr, a[6];
 	int32_t tid;
 	pid_t child = 0;
 	long ret;
 	int i;
 
-	if (get_args(env, info, 9, argv) < 0 || arg_i32(env, argv[0], &tid) < 0 ||
-	    arg_u64(env, argv[1], &rip) < 0 || arg_u64(env, argv[2], &nr) < 0)
+	if (get_args(env, info, 8, argv) < 0 || arg_i32(env, argv[0], &tid) < 0 ||
+	    arg_u64(env, argv[1], &nr) < 0)
 		return NULL;
 	for (i = 0; i < 6; i++)
-		if (arg_u64(env, argv[3 + i], &a[i]) < 0)
+		if (arg_u64(env, argv[2 + i], &a[i]) < 0)
 			return NULL;
 	tracer_flush_deferred();
-	ret = tracer_inject(tid, rip, (long)nr, a, &child);
+	ret = tracer_inject(tid, (long)nr, a, &child);
 	shared_aux[0] = child;
 	return make_int(env, ret);
+}
+
+/*
+ * injectFds(tid, kernelFds: Int32Array, firstFd) -> first new fd | -errno:
+ * the kernel's files into a guest's host process (SECCOMP_IOCTL_NOTIF_ADDFD),
+ * at firstFd and on, or the lowest free numbers when firstFd < 0.
+ */
+static napi_value js_inject_fds(napi_env env, napi_callback_info info)
+{
+	napi_value argv[3];
+	int32_t tid, first;
+	void *data;
+	size_t len;
+
+	if (get_args(env, info, 3, argv) < 0 || arg_i32(env, argv[0], &tid) < 0 ||
+	    arg_bytes(env, argv[1], &data, &len) < 0 || arg_i32(env, argv[2], &first) < 0)
+		return NULL;
+	tracer_flush_deferred();
+	return make_int(env, tracer_inject_fds(tid, data, (int)(len / sizeof(int32_t)), first));
 }
 
 /* step(tid, regs: Int32Array, emulate) -> 0 | -errno: one instruction, for gdb */
@@ -299,16 +423,25 @@ static napi_value js_adopt(napi_env env, napi_callback_info info)
 	return make_int(env, tracer_adopt(pid));
 }
 
-/* guestFilter() -> Uint8Array: the accelerated mode's struct sock_filter program */
+/*
+ * guestFilter() -> Uint8Array: the struct sock_filter program of this
+ * boot's mode, which a fresh process installs last (seccomp_filter.c)
+ */
 static napi_value js_guest_filter(napi_env env, napi_callback_info info)
 {
-	const struct sock_filter *insns;
+	struct sock_filter insns[256];
 	unsigned short len;
 	napi_value ab, out;
+	uint64_t stub = tracer_stub_page();
 	void *data;
+	int ret;
 
 	(void)info;
-	insns = guest_filter(&len);
+	ret = mode_filter(insns, sizeof(insns) / sizeof(insns[0]), &len, guest_accelerated, stub, stub + 4096);
+	if (ret < 0) {
+		napi_throw_error(env, NULL, "vmctl tracer: the guest seccomp filter does not assemble");
+		return NULL;
+	}
 	CHECK(env, napi_create_arraybuffer(env, len * sizeof(*insns), &data, &ab));
 	memcpy(data, insns, len * sizeof(*insns));
 	CHECK(env, napi_create_typedarray(env, napi_uint8_array, len * sizeof(*insns), ab, 0, &out));
@@ -370,11 +503,9 @@ static napi_value js_mem(napi_env env, napi_callback_info info)
 	napi_value argv[6];
 	int32_t op, pid, off, n;
 	uint64_t addr;
-	char path[64];
 	size_t len;
 	void *buf;
 	ssize_t r;
-	int fd;
 
 	if (get_args(env, info, 6, argv) < 0 || arg_i32(env, argv[0], &op) < 0 ||
 	    arg_i32(env, argv[1], &pid) < 0 || arg_u64(env, argv[2], &addr) < 0 ||
@@ -389,17 +520,8 @@ static napi_value js_mem(napi_env env, napi_callback_info info)
 		return make_int(env, 0);
 	if (op == 0 || op == 1)
 		r = guest_copy(pid, addr, (char *)buf + off, (size_t)n, op == 1);
-	else {
-		snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-		fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0)
-			return make_int(env, -errno);
-		r = pwrite(fd, (char *)buf + off, (size_t)n, (off_t)addr);
-		if (r < 0)
-			r = -errno;
-		close(fd);
-		return make_int(env, r);
-	}
+	else
+		return make_int(env, guest_poke(pid, addr, (char *)buf + off, (size_t)n));
 	return make_int(env, r < 0 ? -errno : r);
 }
 
@@ -659,6 +781,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
 		{ "idle", js_idle },
 		{ "resume", js_resume },
 		{ "inject", js_inject },
+		{ "injectFds", js_inject_fds },
+		{ "containment", js_containment },
 		{ "batch", js_batch },
 		{ "adopt", js_adopt },
 		{ "guestFilter", js_guest_filter },

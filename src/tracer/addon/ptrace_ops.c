@@ -4,6 +4,25 @@
  * stops, resuming with PTRACE_SYSEMU, and injecting host system calls into
  * a stopped guest (mmap, munmap, clone, ...) on the guest kernel's behalf.
  *
+ * How the kernel runs a host syscall in a guest's host process, so that
+ * nothing a guest thread can change while it runs matters (the SKAS
+ * promise, against guests that race their own threads):
+ *   - the call is made either at the very syscall entry the guest thread
+ *     is stopped in (a seccomp stop: nothing executes at all), or by the
+ *     `syscall` instruction of the kernel's stub page, one page at a fixed
+ *     address in every guest process that no guest can write, remap,
+ *     mprotect, munmap or madvise: the seccomp filter traces any such
+ *     call that touches it (seccomp_filter.c) and the kernel refuses it;
+ *     never at the guest's own instruction bytes;
+ *   - its arguments are registers the tracer sets, never memory a guest
+ *     thread can rewrite: a file is handed to the process by
+ *     SECCOMP_IOCTL_NOTIF_ADDFD (inject_fds), not opened by path;
+ *   - every stop on the way is checked to be the one expected, and a
+ *     tracee that is anywhere else is killed, not waited for in a loop.
+ * A guest syscall of another ABI (int $0x80, sysenter, a syscall from
+ * 32-bit code) is never served: it becomes the SIGSEGV a Linux without
+ * IA32 emulation gives.
+ *
  * Modelled on the userspace loop of User-Mode Linux (arch/um/os-Linux/skas):
  * set registers, resume, wait, read registers, dispatch on why it stopped.
  */
@@ -17,13 +36,20 @@
 #include <stdio.h>
 #include <stddef.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/audit.h>
+#include <linux/close_range.h>
 #include <linux/ptrace.h>
+#include <linux/seccomp.h>
 
 #include "tracer.h"
 
@@ -44,6 +70,18 @@
  * filter traces. Strict mode: PTRACE_SYSEMU, every syscall stops.
  */
 static int accelerated;
+
+/* The kernel's stub page in every guest process: `syscall`, then int3s. */
+static uint64_t stub_page;
+
+/* The seccomp user-notification listener of the zygote's base filter. */
+static int notify_fd = -1;
+
+/* Stops of the host's own on the way through an injection before the tracee counts as lost. */
+#define MAX_STRAY_STOPS 64
+
+#define SI_KERNEL_CODE 0x80	/* SI_KERNEL: a fault the kernel raised */
+#define SYS_SECCOMP_CODE 1	/* SIGSYS si_code of a seccomp SECCOMP_RET_TRAP */
 
 #define SYSCALL_STOP (SIGTRAP | 0x80)
 
@@ -457,51 +495,209 @@ unsigned long tracer_count(enum count_kind kind)
 	}
 }
 
+/* The child's side of the report: its layers and the listener fd, over @sock. */
+static int send_report(int sock, const struct sandbox_report *rep, int listener)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct iovec io = { .iov_base = (void *)rep, .iov_len = sizeof(*rep) };
+	struct msghdr msg = { .msg_iov = &io, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	if (listener >= 0) {
+		memset(&control, 0, sizeof(control));
+		msg.msg_control = control.buf;
+		msg.msg_controllen = sizeof(control.buf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &listener, sizeof(int));
+	}
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof(*rep) ? 0 : -1;
+}
+
+/* The parent's side: the report, and the listener fd into *@listener (-1 if none came). */
+static int recv_report(int sock, struct sandbox_report *rep, int *listener)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct iovec io = { .iov_base = rep, .iov_len = sizeof(*rep) };
+	struct msghdr msg = {
+		.msg_iov = &io, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
+	};
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	*listener = -1;
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(*rep))
+		return -1;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(listener, CMSG_DATA(cm), sizeof(int));
+	return 0;
+}
+
+/* Child of the zygote's fork: confine, report, become the stub. Never returns. */
+static void zygote_child(int go, int report, int stub_fd, const struct sandbox_spec *spec)
+{
+	static char *const argv[] = { "vmctl-stub", NULL };
+	static char *const envp[] = { NULL };
+	struct sandbox_report rep;
+	int listener;
+	char c;
+
+	/* Only async-signal-safe calls until the exec. */
+	if (read(go, &c, 1) != 1)
+		_exit(126);
+	if (setsid() < 0)
+		_exit(126);
+	listener = sandbox_zygote(spec, stub_fd, &rep);
+	/* after the credential changes, which clear it */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		_exit(126);
+	if (send_report(report, &rep, listener) < 0 || listener < 0)
+		_exit(125);
+	/* everything closes at the exec; the stub's own fd stays usable for it */
+	if (syscall(SYS_close_range, 0U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		_exit(126);
+	syscall(SYS_execveat, stub_fd, "", argv, envp, AT_EMPTY_PATH);
+	_exit(127);
+}
+
+static const char *sandbox_step_name(int step)
+{
+	switch (step) {
+	case SANDBOX_STEP_NAMESPACES: return "joining its namespaces";
+	case SANDBOX_STEP_NOBODY: return "leaving root for uid/gid 65534";
+	case SANDBOX_STEP_NNP: return "setting no_new_privs";
+	case SANDBOX_STEP_SECCOMP: return "installing its seccomp filter";
+	default: return "starting";
+	}
+}
+
+static long inject_at(pid_t tid, uint64_t rip, long nr, const uint64_t a[6], pid_t *child);
+
+/*
+ * Map the kernel's stub page in the zygote, through the stub binary's own
+ * `syscall` at @entry (no guest code has run in it): at the top of the
+ * user address space, above the stack, where Linux puts nothing; where
+ * that is taken, wherever the host puts it.
+ */
+static int map_stub_page(pid_t zygote, uint64_t entry, char *err, size_t errlen)
+{
+	static const uint64_t top = 0x7ffffffff000ULL - 4096;
+	unsigned char code[4096];
+	uint64_t a[6] = { top, 4096, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0 };
+	long addr;
+
+	addr = inject_at(zygote, entry, SYS_mmap, a, NULL);
+	if (addr < 0) {
+		a[3] = MAP_PRIVATE | MAP_ANONYMOUS;
+		addr = inject_at(zygote, entry, SYS_mmap, a, NULL);
+	}
+	if (addr < 0 || addr & 4095) {
+		snprintf(err, errlen, "could not map the stub page in the zygote: %s", strerror((int)-addr));
+		return -1;
+	}
+	memset(code, 0xcc, sizeof(code));	/* int3 */
+	code[0] = 0x0f;				/* syscall */
+	code[1] = 0x05;
+	if (guest_copy(zygote, (uint64_t)addr, code, sizeof(code), 1) != (ssize_t)sizeof(code)) {
+		snprintf(err, errlen, "could not write the stub page: %s", strerror(errno));
+		return -1;
+	}
+	a[0] = (uint64_t)addr;
+	a[1] = 4096;
+	a[2] = PROT_READ | PROT_EXEC;
+	if (inject_at(zygote, entry, SYS_mprotect, a, NULL) != 0) {
+		snprintf(err, errlen, "could not protect the stub page");
+		return -1;
+	}
+	stub_page = (uint64_t)addr;
+	return 0;
+}
+
+/* What /proc says of @pid's capabilities and no_new_privs after its exec. */
+static unsigned int verified_layers(pid_t pid)
+{
+	char path[64], buf[4096];
+	unsigned int layers = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (close(fd) < 0 || n <= 0)
+		return 0;
+	buf[n] = 0;
+	if (strstr(buf, "\nCapPrm:\t0000000000000000\n") &&
+	    strstr(buf, "\nCapEff:\t0000000000000000\n") &&
+	    strstr(buf, "\nCapBnd:\t0000000000000000\n") &&
+	    strstr(buf, "\nCapAmb:\t0000000000000000\n"))
+		layers |= CONFINE_NO_CAPS;
+	return layers;
+}
+
 /*
  * Fork the zygote: a host process running vmctl-stub, traced from its
- * first instruction, holding no host fd and in a session of its own so
- * that no terminal signal of the host ever reaches a guest. It carries no
- * seccomp filter: a fresh process runs its image batch with no stop, and
- * installs the filter last (seccomp_filter.c).
+ * first instruction, confined (sandbox.c) before it execs, holding no
+ * host fd and in a session of its own so that no terminal signal of the
+ * host ever reaches a guest. It carries the base seccomp filter, whose
+ * listener this process keeps, and the kernel's stub page; the mode's
+ * filter comes on top in each fresh process (seccomp_filter.c).
  */
-int tracer_spawn_zygote(const char *stub_path, int accel, pid_t *zygote,
-			char *err, size_t errlen)
+int tracer_spawn_zygote(const char *stub_path, int accel, const struct sandbox_spec *spec,
+			pid_t *zygote, unsigned int *layers, char *err, size_t errlen)
 {
-	int go[2], status;
+	struct sandbox_report rep;
+	struct user_regs_struct regs;
+	int go[2], report[2], status, stub_fd, listener;
 	pid_t pid;
 	char c = 0;
 
+	stub_fd = open(stub_path, O_RDONLY | O_CLOEXEC);
+	if (stub_fd < 0) {
+		snprintf(err, errlen, "%s: %s", stub_path, strerror(errno));
+		return -1;
+	}
 	if (pipe2(go, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe2: %s", strerror(errno));
+		close(stub_fd);
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) < 0) {
+		snprintf(err, errlen, "socketpair: %s", strerror(errno));
+		close(go[0]);
+		close(go[1]);
+		close(stub_fd);
 		return -1;
 	}
 	pid = fork();
+	if (pid == 0)
+		zygote_child(go[0], report[1], stub_fd, spec);
+	close(go[0]);
+	close(report[1]);
+	close(stub_fd);
 	if (pid < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
-		close(go[0]);
 		close(go[1]);
+		close(report[0]);
 		return -1;
 	}
-	if (pid == 0) {
-		/* Child: only async-signal-safe calls until execve. */
-		char *argv[] = { "vmctl-stub", NULL };
-		char *envp[] = { NULL };
-
-		if (read(go[0], &c, 1) != 1)
-			_exit(126);
-		if (setsid() < 0)
-			_exit(126);
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-			_exit(126);
-		if (syscall(SYS_close_range, 0U, ~0U, 0U) < 0)
-			_exit(126);
-		/* what an unprivileged seccomp filter needs, inherited */
-		if (accel && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-			_exit(125);
-		execve(stub_path, argv, envp);
-		_exit(127);
-	}
-	close(go[0]);
 	accelerated = accel;
 	if (ptrace(PTRACE_SEIZE, pid, 0, TRACE_OPTIONS) < 0) {
 		snprintf(err, errlen,
@@ -509,6 +705,7 @@ int tracer_spawn_zygote(const char *stub_path, int accel, pid_t *zygote,
 			 strerror(errno));
 		kill(pid, SIGKILL);
 		close(go[1]);
+		close(report[0]);
 		waitpid(pid, &status, 0);
 		return -1;
 	}
@@ -516,9 +713,26 @@ int tracer_spawn_zygote(const char *stub_path, int accel, pid_t *zygote,
 		snprintf(err, errlen, "write: %s", strerror(errno));
 		kill(pid, SIGKILL);
 		close(go[1]);
+		close(report[0]);
 		return -1;
 	}
 	close(go[1]);
+	if (recv_report(report[0], &rep, &listener) < 0) {
+		snprintf(err, errlen, "the guest stub %s could not start (no report from its confinement)", stub_path);
+		close(report[0]);
+		kill(pid, SIGKILL);
+		return -1;
+	}
+	close(report[0]);
+	if (rep.failed_step != SANDBOX_STEP_NONE || listener < 0) {
+		snprintf(err, errlen, "the guest stub could not be confined: %s failed: %s",
+			 sandbox_step_name(rep.failed_step), strerror(rep.error));
+		if (listener >= 0)
+			close(listener);
+		kill(pid, SIGKILL);
+		return -1;
+	}
+	notify_fd = listener;
 
 	/* Expect the exec event, then the execve syscall-exit stop. */
 	for (;;) {
@@ -546,6 +760,14 @@ int tracer_spawn_zygote(const char *stub_path, int accel, pid_t *zygote,
 			goto ptrace_failed;
 	}
 	tracer_set_stop(pid, STOP_SYSCALL_EXIT);
+	/* at the exec's exit the zygote stands at its entry, the stub's own `syscall` */
+	if (ptrace(PTRACE_GETREGS, pid, 0, &regs) < 0)
+		goto ptrace_failed;
+	if (map_stub_page(pid, regs.rip, err, errlen) < 0) {
+		kill(pid, SIGKILL);
+		return -1;
+	}
+	*layers = rep.layers | verified_layers(pid);
 	*zygote = pid;
 	return 0;
 
@@ -555,13 +777,50 @@ ptrace_failed:
 	return -1;
 }
 
+uint64_t tracer_stub_page(void)
+{
+	return stub_page;
+}
+
+/*
+ * A syscall of the i386 ABI from a 64-bit guest (int $0x80; sysenter or
+ * a syscall from 32-bit code): at a PTRACE_SYSEMU stop only
+ * PTRACE_GET_SYSCALL_INFO can tell it from a 64-bit one (the registers
+ * are alike, and the instruction bytes are the guest's to rewrite).
+ */
+static int is_foreign_abi_stop(pid_t tid)
+{
+	struct ptrace_syscall_info info;
+
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof(info), &info) <= 0)
+		return 0;	/* before Linux 5.3: no way to tell */
+	return info.arch != AUDIT_ARCH_X86_64;
+}
+
+/*
+ * What a Linux without IA32 emulation gives such a syscall: a general
+ * protection fault on the instruction, SIGSEGV with SI_KERNEL and no
+ * address, the registers as they were before it (rax the number).
+ */
+static void foreign_abi_fault(struct tracer_event *ev, struct user_regs_struct *regs, int at_sysemu_entry)
+{
+	ev->kind = EV_SIGNAL;
+	ev->a = SIGSEGV;
+	ev->b = SI_KERNEL_CODE;
+	ev->c = ev->d = 0;
+	if (at_sysemu_entry)
+		regs->rax = regs->orig_rax;	/* (a seccomp trap already rolled it back) */
+	regs->orig_rax = (uint64_t)-1;
+	regs->rip -= 2;			/* int $0x80, sysenter and syscall are 2 bytes */
+}
+
 static void classify_stop(pid_t tid, int status, struct tracer_event *ev,
 			  struct user_regs_struct *regs,
 			  const struct user_regs_struct *got)
 {
 	struct tracee *t = tracee_get(tid);
 	siginfo_t si;
-	int sig = WSTOPSIG(status);
+	int sig = WSTOPSIG(status), foreign = 0;
 
 	mark_stopped(t);
 	place_on_stop(t);
@@ -571,6 +830,7 @@ static void classify_stop(pid_t tid, int status, struct tracer_event *ev,
 	if (sig == SYSCALL_STOP) {
 		ev->kind = EV_SYSCALL;
 		tracer_set_stop(tid, STOP_SYSEMU_ENTRY);
+		foreign = !accelerated && is_foreign_abi_stop(tid);
 	} else if ((status >> 8) == SECCOMP_STOP) {
 		ev->kind = EV_SYSCALL;
 		tracer_set_stop(tid, STOP_SECCOMP);
@@ -588,6 +848,8 @@ static void classify_stop(pid_t tid, int status, struct tracer_event *ev,
 			ev->b = si.si_code;
 			ev->c = (int32_t)(uint32_t)addr;
 			ev->d = (int32_t)(uint32_t)(addr >> 32);
+			/* the filter's only SECCOMP_RET_TRAP: a foreign ABI */
+			foreign = sig == SIGSYS && si.si_code == SYS_SECCOMP_CODE;
 		}
 		tracer_set_stop(tid, STOP_OTHER);
 	}
@@ -595,6 +857,11 @@ static void classify_stop(pid_t tid, int status, struct tracer_event *ev,
 		*regs = *got;
 	else if (ptrace(PTRACE_GETREGS, tid, 0, regs) < 0) {
 		memset(regs, 0, sizeof(*regs));
+		return;
+	}
+	if (foreign) {
+		/* resumed with the kernel's registers: written whole */
+		foreign_abi_fault(ev, regs, sig == SYSCALL_STOP);
 		return;
 	}
 	if (ev->kind == EV_SYSCALL) {
@@ -731,16 +998,23 @@ int tracer_resume(pid_t tid, const struct user_regs_struct *regs, int sig)
 }
 
 /*
- * Resume @tid with PTRACE_SYSCALL and wait for its next syscall stop.
- * Seccomp stops on the way let the call run; signals that reach the
- * tracee meanwhile are the host's, never the guest's: dropped.
+ * A tracee found somewhere other than where the kernel put it, in the
+ * middle of host work done for it: it is not waited for in a loop (that
+ * would freeze every guest of this kernel), it is ended. Its end reaches
+ * the kernel as the next event of that thread.
  */
-static int step_to_syscall_stop(pid_t tid)
+static int lost_tracee(pid_t tid)
 {
-	int status;
+	(void)syscall(SYS_tgkill, tid, tid, SIGKILL);
+	(void)kill(tid, SIGKILL);
+	return -ESRCH;
+}
 
-	if (ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0)
-		return -errno;
+/* The next syscall stop of @tid, already resumed with PTRACE_SYSCALL. */
+static int wait_syscall_stop(pid_t tid)
+{
+	int status, strays = 0;
+
 	for (;;) {
 		if (waitpid(tid, &status, __WALL) < 0) {
 			if (errno == EINTR)
@@ -755,9 +1029,24 @@ static int step_to_syscall_stop(pid_t tid)
 		}
 		if (WSTOPSIG(status) == SYSCALL_STOP)
 			return 0;
+		if ((status >> 8) != SECCOMP_STOP && ++strays > MAX_STRAY_STOPS)
+			return lost_tracee(tid);
 		if (ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0)
 			return -errno;
 	}
+}
+
+/*
+ * Resume @tid with PTRACE_SYSCALL and wait for its next syscall stop.
+ * Seccomp stops on the way let the call run; signals that reach the
+ * tracee meanwhile are the host's, never the guest's: dropped. A tracee
+ * that keeps stopping elsewhere is not where the kernel put it: killed.
+ */
+static int step_to_syscall_stop(pid_t tid)
+{
+	if (ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0)
+		return -errno;
+	return wait_syscall_stop(tid);
 }
 
 /*
@@ -784,20 +1073,96 @@ int tracer_adopt(pid_t child)
 }
 
 /*
- * Run host syscall @nr with arguments @a inside stopped tracee @tid,
- * through the `syscall` instruction at @sys_rip (0: the one the tracee
- * last executed, at rip - 2). The tracee must be at a syscall stop or at
+ * Answer the notification of @tid's call at GUEST_NOTIFY_IP by adding
+ * @n kernel fds to its process (at @first_fd and on, or the lowest free
+ * numbers when @first_fd < 0), close-on-exec as a guest never sees them.
+ * The call returns the first new fd. Any other notification cannot come
+ * (no guest can make that call) and is refused. Returns the first new
+ * fd or -errno.
+ */
+static int serve_fd_notification(pid_t tid, const int *kernel_fds, int n, int first_fd)
+{
+	struct seccomp_notif req;
+	struct seccomp_notif_resp resp;
+	struct pollfd pfd = { .fd = notify_fd, .events = POLLIN };
+	int waited = 0, fd = -EINVAL, i, status;
+
+	for (;;) {
+		int r = poll(&pfd, 1, 100);
+
+		if (r < 0 && errno != EINTR)
+			return lost_tracee(tid);
+		if (r <= 0) {
+			/* the tracee may have been killed on the way (the host's OOM killer) */
+			if (waitpid(tid, &status, __WALL | WNOHANG) == tid &&
+			    (WIFEXITED(status) || WIFSIGNALED(status))) {
+				tracer_forget(tid);
+				return -ESRCH;
+			}
+			if (++waited > 100)
+				return lost_tracee(tid);
+			continue;
+		}
+		memset(&req, 0, sizeof(req));
+		if (ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) {
+			if (errno == EINTR || errno == ENOENT)
+				continue;
+			return lost_tracee(tid);
+		}
+		memset(&resp, 0, sizeof(resp));
+		resp.id = req.id;
+		if (req.pid == (uint32_t)tid && req.data.nr == SYS_getpid &&
+		    req.data.instruction_pointer == GUEST_NOTIFY_IP)
+			break;
+		resp.error = -ENOSYS;
+		(void)ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+	}
+	for (i = 0; i < n; i++) {
+		struct seccomp_notif_addfd add = {
+			.id = req.id,
+			.flags = first_fd >= 0 ? SECCOMP_ADDFD_FLAG_SETFD : 0,
+			.srcfd = (uint32_t)kernel_fds[i],
+			.newfd = first_fd >= 0 ? (uint32_t)(first_fd + i) : 0,
+			.newfd_flags = O_CLOEXEC,
+		};
+		int got = ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+
+		if (got < 0) {
+			fd = -errno;
+			break;
+		}
+		if (i == 0)
+			fd = got;
+		counts[COUNT_FDS_PASSED]++;
+	}
+	if (fd >= 0)
+		resp.val = fd;
+	else
+		resp.error = fd;
+	if (ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 && fd >= 0)
+		fd = -errno;
+	return fd;
+}
+
+/*
+ * Run host syscall @nr with arguments @a inside stopped tracee @tid, or
+ * with @fds, hand it @nfds kernel fds (inject_fds). The call is made at
+ * the syscall entry @tid is stopped in, when that is a seccomp stop;
+ * otherwise by the `syscall` instruction at @rip (the stub page's, or in
+ * the zygote before it has one, the stub binary's), whose entry stop is
+ * checked to be that call. The tracee must be at a syscall stop or at
  * the trap stop of a new child. Returns the syscall's result (-errno on
  * failure); a clone's new child pid goes to @child.
  *
  * The tracee's registers are not restored: the caller always resumes
  * with a full register set of its own.
  */
-long tracer_inject(pid_t tid, uint64_t sys_rip, long nr, const uint64_t a[6],
-		   pid_t *child)
+static long inject_call(pid_t tid, uint64_t rip, long nr, const uint64_t a[6], pid_t *child,
+			const int *fds, int nfds, int first_fd)
 {
 	struct user_regs_struct r;
 	int kind = stop_lookup(tid), ret;
+	long result;
 
 	if (child)
 		*child = 0;
@@ -817,46 +1182,89 @@ long tracer_inject(pid_t tid, uint64_t sys_rip, long nr, const uint64_t a[6],
 	tracer_regs_changed(tid);
 	if (ptrace(PTRACE_GETREGS, tid, 0, &r) < 0)
 		return -errno;
+	if (kind != STOP_SECCOMP) {
+		/* to the entry of the call at @rip: nothing of the guest's runs */
+		r.rip = rip;
+		r.rax = (uint64_t)nr;
+		r.orig_rax = (uint64_t)-1;
+		if (ptrace(PTRACE_SETREGS, tid, 0, &r) < 0)
+			return -errno;
+		ret = step_to_syscall_stop(tid);
+		if (ret < 0)
+			return ret;
+		if (ptrace(PTRACE_GETREGS, tid, 0, &r) < 0)
+			return -errno;
+		if (r.rip != rip + 2 || r.orig_rax != (uint64_t)nr)
+			return lost_tracee(tid);
+	}
+	/*
+	 * At a seccomp stop the guest's own syscall has not run yet: it simply
+	 * becomes the injected one (the filter is checked again after the
+	 * tracer's change, seccomp(2)). At the entry stop of the call at @rip
+	 * the arguments are set now; a notification call gets its instruction
+	 * pointer, which the filter looks at next.
+	 */
 	/* the tracer's children are traced from birth (TRACE_OPTIONS) */
-	if (nr == SYS_clone)
-		r.rdi = a[0] | CLONE_PTRACE;
-	else
-		r.rdi = a[0];
+	r.rdi = nr == SYS_clone ? a[0] | CLONE_PTRACE : a[0];
 	r.orig_rax = (uint64_t)nr;
 	r.rsi = a[1];
 	r.rdx = a[2];
 	r.r10 = a[3];
 	r.r8 = a[4];
 	r.r9 = a[5];
-	if (kind != STOP_SECCOMP) {
-		r.rip = sys_rip ? sys_rip : r.rip - 2;
-		r.rax = (uint64_t)nr;
-	}
-	/*
-	 * At a PTRACE_EVENT_SECCOMP stop the guest's own syscall has not run
-	 * yet: it simply becomes the injected one (the filter is checked
-	 * again after the tracer's change, seccomp(2)), and runs on resume.
-	 * Anywhere else the tracee goes through the entry first.
-	 */
+	if (fds)
+		r.rip = GUEST_NOTIFY_IP;
 	if (ptrace(PTRACE_SETREGS, tid, 0, &r) < 0)
 		return -errno;
-	if (kind != STOP_SECCOMP) {
-		ret = step_to_syscall_stop(tid);		/* entry */
-		if (ret < 0)
-			return ret;
+	if (fds) {
+		if (ptrace(PTRACE_SYSCALL, tid, 0, 0) < 0)
+			return -errno;
+		result = serve_fd_notification(tid, fds, nfds, first_fd);
+		if (result == -ESRCH)
+			return result;
+		/* its exit stop: PTRACE_SYSCALL was given already */
+		ret = wait_syscall_stop(tid);
+	} else {
+		ret = step_to_syscall_stop(tid);
 	}
-	ret = step_to_syscall_stop(tid);		/* exit */
 	if (ret < 0)
 		return ret;
 	tracer_set_stop(tid, STOP_SYSCALL_EXIT);
 	if (ptrace(PTRACE_GETREGS, tid, 0, &r) < 0)
 		return -errno;
-	if (nr == SYS_clone && child && (long)r.rax > 0) {
-		*child = (pid_t)r.rax;
+	result = (long)r.rax;
+	if (nr == SYS_clone && child && result > 0) {
+		*child = (pid_t)result;
 		if (tracer_adopt(*child) < 0)
 			*child = 0;
 	}
-	return (long)r.rax;
+	return result;
+}
+
+static long inject_at(pid_t tid, uint64_t rip, long nr, const uint64_t a[6], pid_t *child)
+{
+	return inject_call(tid, rip, nr, a, child, NULL, 0, -1);
+}
+
+/* Host syscall @nr in @tid, through the stub page. */
+long tracer_inject(pid_t tid, long nr, const uint64_t a[6], pid_t *child)
+{
+	return inject_at(tid, stub_page, nr, a, child);
+}
+
+/*
+ * Put kernel fds @kernel_fds[0..@n) into @tid's process, at @first_fd and
+ * on (dup2-like: a fresh process, whose numbers the kernel knows), or at
+ * the lowest free numbers when @first_fd < 0. Returns the first new fd or
+ * -errno.
+ */
+int tracer_inject_fds(pid_t tid, const int *kernel_fds, int n, int first_fd)
+{
+	static const uint64_t none[6];
+
+	if (notify_fd < 0 || n <= 0)
+		return -EINVAL;
+	return (int)inject_call(tid, stub_page, SYS_getpid, none, NULL, kernel_fds, n, first_fd);
 }
 
 /*
@@ -876,7 +1284,7 @@ int tracer_batch(pid_t tid, uint64_t batch_rip, uint64_t table, long count,
 {
 	struct user_regs_struct r;
 	siginfo_t si;
-	int status, sig;
+	int status, sig, strays;
 
 	if (stop_lookup(tid) == STOP_NONE)
 		return -ESRCH;
@@ -890,7 +1298,7 @@ int tracer_batch(pid_t tid, uint64_t batch_rip, uint64_t table, long count,
 	r.orig_rax = (uint64_t)-1;
 	if (ptrace(PTRACE_SETREGS, tid, 0, &r) < 0)
 		return -errno;
-	for (;;) {
+	for (strays = 0;;) {
 		if (ptrace(PTRACE_CONT, tid, 0, 0) < 0)
 			return -errno;
 		/*
@@ -908,8 +1316,13 @@ int tracer_batch(pid_t tid, uint64_t batch_rip, uint64_t table, long count,
 			return -ESRCH;
 		}
 		sig = WSTOPSIG(status);
-		if ((status >> 16) != 0)
+		if ((status >> 8) == SECCOMP_STOP)
 			continue;	/* seccomp stops: let the call run */
+		/* only the runner's own stops end a batch: anything else, a few times at most */
+		if (++strays > MAX_STRAY_STOPS)
+			return lost_tracee(tid);
+		if ((status >> 16) != 0)
+			continue;
 		if (sig != SIGTRAP && sig != SIGSEGV && sig != SIGBUS && sig != SIGILL)
 			continue;	/* the host's signals: dropped */
 		if (ptrace(PTRACE_GETSIGINFO, tid, 0, &si) < 0)

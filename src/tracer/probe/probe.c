@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -62,6 +64,9 @@ struct probe_report {
 	struct facility process_vm_readv;
 	struct facility helper_roundtrip;
 	struct facility helper_mm_batch;
+	struct facility seccomp_addfd;
+	struct facility namespaces;
+	struct facility landlock;
 };
 
 /* Something recognisable for process_vm_readv to find in a child. */
@@ -243,6 +248,55 @@ static int child_seccomp_user_notif(void)
 {
 	/* With NEW_LISTENER a successful install returns the notification fd. */
 	return install_allow_filter(SECCOMP_FILTER_FLAG_NEW_LISTENER);
+}
+
+/*
+ * SECCOMP_IOCTL_NOTIF_ADDFD (Linux 5.9), how the kernel hands a guest
+ * process a file: on a listener with no notification pending, a request
+ * for a bogus id is ENOENT where the ioctl exists.
+ */
+static int child_seccomp_addfd(void)
+{
+	struct sock_filter insns[] = {
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = 1, .filter = insns };
+	struct seccomp_notif_addfd add = { .id = 1, .srcfd = 0 };
+	int listener;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		return errno;
+	listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+	if (listener == -1)
+		return errno;
+	if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add) == 0 || errno != ENOENT)
+		return errno ? errno : EINVAL;
+	return 0;
+}
+
+/*
+ * The namespaces guest processes get (sandbox.c): what this user may
+ * make. Root makes mount, network and IPC namespaces with its own
+ * privilege; anyone else needs a user namespace first.
+ */
+static int child_namespaces(void)
+{
+	int flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+
+	if (geteuid() != 0)
+		flags |= CLONE_NEWUSER;
+	return unshare(flags) == -1 ? errno : 0;
+}
+
+/* Landlock's ABI version, 0 when the host has none. */
+static void probe_landlock(struct facility *f)
+{
+	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, 1U /* LANDLOCK_CREATE_RULESET_VERSION */);
+
+	if (abi > 0)
+		facility_set(f, true, "ABI %ld", abi);
+	else
+		facility_set(f, false, "not in this kernel or not enabled: %s", strerror(errno));
 }
 
 /* Reads vm_read_pattern out of a child blocked on a pipe, which is not traced. */
@@ -479,6 +533,9 @@ static void print_report(const struct probe_report *report)
 	json_facility("seccomp_user_notif", &report->seccomp_user_notif, false);
 	json_facility("process_vm_readv", &report->process_vm_readv, false);
 	json_facility("helper_syscall_roundtrip", &report->helper_roundtrip, false);
+	json_facility("seccomp_addfd", &report->seccomp_addfd, false);
+	json_facility("namespaces", &report->namespaces, false);
+	json_facility("landlock", &report->landlock, false);
 	json_facility("helper_mm_batch", &report->helper_mm_batch, true);
 	printf("}\n");
 }
@@ -501,6 +558,11 @@ int main(void)
 	try_in_child(child_seccomp_user_notif, &report.seccomp_user_notif,
 		     "SECCOMP_FILTER_FLAG_NEW_LISTENER");
 	probe_process_vm_readv(&report.process_vm_readv);
+	try_in_child(child_seccomp_addfd, &report.seccomp_addfd, "SECCOMP_IOCTL_NOTIF_ADDFD");
+	try_in_child(child_namespaces, &report.namespaces,
+		     geteuid() == 0 ? "unshare of mount, network and IPC namespaces" :
+		     "unshare of user, mount, network and IPC namespaces");
+	probe_landlock(&report.landlock);
 
 	print_report(&report);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
