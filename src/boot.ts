@@ -9,7 +9,8 @@ import { join, resolve } from 'node:path';
 import { ExitCode, VmctlError } from './errors.ts';
 import type { GuestConfig } from './guest/config.ts';
 import { loadGuestConfig } from './guest/locate.ts';
-import { guestState, prepareGuestState } from './guest/state.ts';
+import { lockInstance } from './guest/instance-lock.ts';
+import { checkInstanceName, guestState, prepareGuestState } from './guest/state.ts';
 import { CONTROL_SOCKET_NAME } from './kernel/control/protocol.ts';
 import { DebugStubError } from './kernel/debug/options.ts';
 import { progress } from './host-command.ts';
@@ -117,6 +118,11 @@ export async function bootGuest(req: BootRequest): Promise<KernelExitStatus> {
     throw new VmctlError('--gdb-port debugs the processes of vmctl\'s own kernel; a UML kernel (--kernel) is debugged with --gdb.',
       ExitCode.usage);
   }
+  if (req.name !== undefined) checkInstanceName(req.name);
+  if (umlKernel !== undefined && req.name !== undefined) {
+    throw new VmctlError('--name names an instance of vmctl\'s own kernel; a UML guest (--kernel) keeps one copy-on-write ' +
+      'file per guest and root filesystem.', ExitCode.usage);
+  }
   const kernelDebug = kernelDebugOptions(req, umlKernel !== undefined);
   if (umlKernel !== undefined) return bootUml(config, umlKernel, req);
   rejectUmlOnlyFlags(req);
@@ -124,12 +130,14 @@ export async function bootGuest(req: BootRequest): Promise<KernelExitStatus> {
 
   const host = await ensureHostBuilt({ quiet: true, verbose: req.verbose });
   const lowerRoot = await materializeRootfs(source, { verbose: req.verbose });
-  const state = guestState(config.name, source, lowerRoot);
+  const state = guestState(config.name, source, lowerRoot, req.name);
+  // Before anything in the state directory is touched (--fresh empties it): one vmctl per instance.
+  await lockInstance(state.dir, state.name);
   await prepareGuestState(state, lowerRoot, req.fresh ?? false);
 
   const opts = kernelBootOptions(config, { lowerRoot, upperRoot: state.upper, hostBuildDir: host.dir }, req);
   opts.controlSocket = join(state.dir, CONTROL_SOCKET_NAME);
-  opts.guestName = config.name;
+  opts.guestName = state.name;
   opts.breakSyscalls = kernelDebug.breaks;
   // A breakpoint on a fast-path syscall (futex, mmap, ...) must see every call: the boot is strict.
   if (kernelDebug.strict) opts.strict = true;
@@ -140,7 +148,8 @@ export async function bootGuest(req: BootRequest): Promise<KernelExitStatus> {
     if (trace.strict) opts.strict = true;
   }
   if (req.verbose) {
-    progress(`booting guest "${config.name}": root ${lowerRoot}, upper ${state.upper}`);
+    progress(`booting guest "${config.name}"${state.name === config.name ? '' : ` as instance "${state.name}"`}: ` +
+      `root ${lowerRoot}, upper ${state.upper}`);
     progress(`  pid 1: ${opts.argv.join(' ')} (stdio: ${opts.stdio})`);
   }
   // Last before the kernel starts: --inspect-brk waits here for a debugger.

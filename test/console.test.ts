@@ -31,9 +31,9 @@ afterAll(async () => {
   await scratch?.remove();
 });
 
-/** Boots the default guest interactively in a new terminal and waits for its first prompt. */
-async function bootConsole(): Promise<Terminal> {
-  const t = Terminal.vmctl(['boot', '--fresh'], scratch.env);
+/** Boots the default guest (with `args`) interactively in a new terminal and waits for its first prompt. */
+async function bootConsole(args: string[] = []): Promise<Terminal> {
+  const t = Terminal.vmctl(['boot', '--fresh', ...args], scratch.env);
   await t.waitForPrompt(0, BOOT_TIMEOUT);
   return t;
 }
@@ -207,7 +207,8 @@ describe.sequential('the console', () => {
   });
 
   it('exit 3 makes vmctl exit with status 3', async () => {
-    const t = await bootConsole();
+    // (an instance of its own: the shared shell's still runs)
+    const t = await bootConsole(['--name', 'exit-status']);
     try {
       await t.type('exit 3\r');
       const exit = await Promise.race([t.exited, sleep(15_000).then(() => undefined)]);
@@ -226,7 +227,10 @@ describe.sequential('the console', () => {
 describe.sequential('the host terminal after vmctl', () => {
   const SETTINGS = /^[0-9a-f]+(?::[0-9a-f]+){20,}$/;
 
-  /** Runs `stty -g; node vmctl ARGS; echo status=$?; stty -g` in a new terminal. */
+  /**
+   * Runs `stty -g; node vmctl ARGS; echo status=$?; stty -g` in a new terminal. The console's
+   * shared shell may still run: these boot an instance of their own (`boot --name terminal`).
+   */
   function sandwich(args: string): Terminal {
     const script = `stty -g; '${process.execPath}' '${VMCTL_BIN}' ${args}; echo "status=$?"; stty -g`;
     return Terminal.spawn('/bin/sh', ['-c', script], scratch.env);
@@ -243,7 +247,7 @@ describe.sequential('the host terminal after vmctl', () => {
   }
 
   it('is unchanged after --exec true', async () => {
-    const t = sandwich('boot --exec true');
+    const t = sandwich('boot --name terminal --exec true');
     try {
       const { before, after, status } = await settingsAround(t);
       expect(status).toBe('status=0');
@@ -254,7 +258,7 @@ describe.sequential('the host terminal after vmctl', () => {
   });
 
   it('is unchanged after an interactive shell that changed its own tty mode exits', async () => {
-    const t = sandwich('boot --fresh');
+    const t = sandwich('boot --name terminal --fresh');
     try {
       await t.waitForPrompt(0, BOOT_TIMEOUT);
       // Meanwhile the host terminal is in raw mode: the kernel's console tty does the line editing.
@@ -276,7 +280,7 @@ describe.sequential('the host terminal after vmctl', () => {
   });
 
   it('is unchanged after vmctl is killed with SIGTERM at the prompt', async () => {
-    const t = sandwich('boot --fresh');
+    const t = sandwich('boot --name terminal --fresh');
     try {
       await t.waitForPrompt(0, BOOT_TIMEOUT);
       // The terminal runs sh; its child is vmctl's node process.

@@ -162,8 +162,8 @@ describe('vmctl boot --inspect', () => {
       // (1.5 s on a shared 2-CPU machine: at least a tenth of a CPU, in 100 Hz ticks)
       expect(spun).toBeGreaterThanOrEqual(15);
 
-      // Another guest is another kernel: it boots, runs and exits meanwhile.
-      const other = await vmctl(['boot', '--exec', 'echo other guest; id -u'], { env: scratch.env });
+      // Another guest is another kernel: it boots, runs and exits meanwhile (another instance: one vmctl runs each).
+      const other = await vmctl(['boot', '--name', 'other', '--exec', 'echo other guest; id -u'], { env: scratch.env });
       expect(other.exitCode, other.text).toBe(0);
       expect(other.stdout).toMatch(/^other guest\n\d+$/);
 

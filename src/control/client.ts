@@ -57,7 +57,10 @@ export function request(path: string, cmd: string, args: string[] = []): Promise
   });
 }
 
-/** Every control.sock under the state directory: <state>/<guest>/<rootfs-key>/control.sock. */
+/**
+ * Every control.sock under the state directory: <state>/<instance>/<rootfs-key>/control.sock,
+ * the instance being a guest's name or the one `boot --name` gave.
+ */
 export async function controlSockets(): Promise<{ name: string; dir: string; socket: string }[]> {
   const out: { name: string; dir: string; socket: string }[] = [];
   const root = stateDir();

@@ -3,7 +3,6 @@
  * filesystem's copy-on-write upper layer or its read-only lower layer.
  * Files of tmpfs, procfs and devfs have no host path.
  */
-import { lstatSync } from 'node:fs';
 import type { Kernel } from '../kernel.ts';
 import { lookupAt } from '../lookup.ts';
 import { NR } from '../syscall-names.ts';
@@ -18,22 +17,10 @@ export interface HostPath {
   path: string;
 }
 
-/**
- * The host file behind an inode of the overlay root. Overlay inodes are
- * named by their path under the root (`rel`, a public field of the
- * overlay's inode class); the upper copy wins when there is one, as in
- * the overlay's own lookup.
- */
+/** The host file behind an inode of the overlay root, as the overlay reaches it (its upper copy first). */
 export function hostPathOfInode(inode: Inode): HostPath | undefined {
   const fs = inode.fs;
-  if (!(fs instanceof OverlayFs)) return undefined;
-  const { rel, dead } = inode as { rel?: unknown; dead?: unknown };
-  if (typeof rel !== 'string' || dead === true) return undefined;
-  const upper = rel === '' ? fs.upper : `${fs.upper}/${rel}`;
-  if (lstatSync(upper, { throwIfNoEntry: false })) return { layer: 'upper', path: upper };
-  const lower = rel === '' ? fs.lower : `${fs.lower}/${rel}`;
-  if (lstatSync(lower, { throwIfNoEntry: false })) return { layer: 'lower', path: lower };
-  return undefined;
+  return fs instanceof OverlayFs ? fs.hostPathOf(inode) : undefined;
 }
 
 const OPENS = new Set<number>([NR.open, NR.openat, NR.openat2, NR.creat]);

@@ -4,59 +4,94 @@
  * boots), merged the way Linux's overlayfs merges them
  * (Documentation/filesystems/overlayfs.rst).
  *
- * On-disk format of the upper layer (aufs-style, so it needs no xattrs
- * and no privileges):
+ * The layers are the kernel's, not the host's. Every host operation on
+ * them goes through host-layer.ts: it resolves beneath the layer's root
+ * fd and follows no symlink anywhere in the path (openat2
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so a directory someone
+ * replaced by a symlink on the host is never followed (the walk fails
+ * with ELOOP), and no host path of a layer reaches node:fs here. No fd
+ * of a directory is kept from one operation to the next: each walks
+ * from the layer's root again.
+ *
+ * On-disk format of the upper layer (aufs-style whiteouts, so it needs
+ * no privileges):
  *   - `.wh.<name>`     an empty file: <name> of the lower layer is deleted;
  *   - `.wh..wh..opq`   in a directory: it is opaque, nothing of the lower
  *                      layer shows through (a directory removed and made
  *                      again, or moved by rename);
  *   - `.wh..wh..tmp.*` a copy-up or mkdir in progress, renamed into place
- *                      when complete so a crash never leaves half a file.
+ *                      when complete so a crash never leaves half a file;
+ *   - `.wh..wh..nodes` in a directory: some of its regular host files are
+ *                      device nodes or sockets of the guest's (below), so
+ *                      a listing asks their xattr for their type;
+ *   - the xattr `user.containers.override_stat` = "uid:gid:mode:type" on
+ *     regular files and directories, as fuse-overlayfs and rootless
+ *     podman's containers/storage write it ("0:0:4755:file",
+ *     "0:0:0666:char-1-3"): the guest's owner, permission and set-id
+ *     bits, and what a device node or socket is. These are the kernel's
+ *     own metadata: the host file is the invoking user's, with its
+ *     permission bits but no set-id or sticky bit and its owner's access
+ *     (overlay-meta.ts), and a guest's device node or socket is an empty
+ *     regular host file. A guest chmod 4755 leaves no set-id file on the
+ *     host, a chown to root no root-owned one, a mknod no device node.
+ *     Symlinks and FIFOs cannot carry user xattrs (xattr(7)) and grant
+ *     nothing on the host: they keep their owner as host owner (FIFOs
+ *     their permission bits, never set-id ones), and a guest FIFO is a
+ *     host FIFO the kernel never opens (a Pipe of its own stands in).
+ *     A file with no xattr (lower files, files an older vmctl wrote) shows
+ *     its host metadata; a change to it writes the xattr and drops any
+ *     set-id bit from the host file.
+ *   - Where the upper filesystem refuses user xattrs (tmpfs before Linux
+ *     6.6, some network filesystems), the host metadata stays the truth
+ *     as it was before the xattr, and what could only be kept as real
+ *     host privilege is refused with EPERM: set-id bits, device nodes,
+ *     sockets (`xattrs` is false).
  * Names starting with `.wh.` are hidden from the guest and refused (EPERM).
  *
  * Inodes are named by their path relative to the root. One live object per
  * path (a weak map): rename moves the objects below it, unlink and rmdir
- * mark them dead, so a cwd follows its directory and a stale object can
- * never send a host path through a component that has since become a
- * symlink. The host is only ever asked about paths whose every component
- * was found to be a directory by lstat, and files are opened O_NOFOLLOW.
+ * mark them dead, so a cwd follows its directory.
  *
  * A live object also knows which layer holds its copy (`upper`). While the
  * kernel runs, nothing but the kernel writes the layers (the lower one is
- * never written, the upper one is this boot's), and every change it makes
- * to the upper layer goes through copy-up, create or rename here, which
- * keep that knowledge; so an open or a stat asks the host about one layer,
- * and a name in a directory with no upper copy is looked for in the lower
- * layer only. A fresh lookup asks the host again.
+ * never written, the upper one is this instance's, locked by
+ * src/guest/instance-lock.ts), and every change it makes to the upper
+ * layer goes through copy-up, create or rename here, which keep that
+ * knowledge; so an open or a stat asks the host about one layer, and a
+ * name in a directory with no upper copy is looked for in the lower layer
+ * only. A fresh lookup asks the host again. The guest metadata a live
+ * object read from its xattr is read again only once the kernel changed
+ * the upper layer or the host file changed (upperAttrs): a stat then
+ * costs what an lstat does.
  */
-import { execFileSync } from 'node:child_process';
-import {
-  type BigIntStats, closeSync, constants, fchmodSync, fchownSync, fstatSync, ftruncateSync, linkSync, lchownSync,
-  lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, renameSync,
-  rmdirSync, rmSync, statfsSync, symlinkSync, unlinkSync, writeSync, chmodSync,
-} from 'node:fs';
+import { closeSync, fchownSync, fstatSync, ftruncateSync, mkdirSync, readSync, writeSync } from 'node:fs';
 import { E } from '../errno.ts';
-import { type HostDirent, hostDirents } from './host-dirents.ts';
-import { Pipe } from './pipe.ts';
+import type { HostDirent } from './host-dirents.ts';
 import {
-  DT_DIR, DT_UNKNOWN, dtypeOfMode, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO,
-  S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
+  copyHostFile, type GuestMeta, HostLayer, type HostStat, hostFileStat, reopenHostFile, setHostFileMeta,
+} from './host-layer.ts';
+import { guestMetaOf, guestStat, hostModeOf, IdMap, keptAsRegular } from './overlay-meta.ts';
+import { Pipe } from './pipe.ts';
+import type { DeviceOpen } from './tmpfs.ts';
+import {
+  DT_DIR, DT_REG, DT_UNKNOWN, dtypeOfMode, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFBLK, S_IFCHR, S_IFDIR,
+  S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
   type Cred, type DirEntry, type FileOps, type FileSystem, type Inode, type IoContext, type OpenFile, type SetAttr,
   type Stat, type StatFs, type Timespec,
 } from './types.ts';
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_MARKER = '.wh..wh..opq';
+/** In a directory: some regular host files there are the guest's device nodes or sockets. */
+export const NODES_MARKER = '.wh..wh..nodes';
 const TMP_PREFIX = '.wh..wh..tmp.';
 const OVERLAYFS_SUPER_MAGIC = 0x794c7630;
 
-const O_ACCMODE = 3, O_RDONLY = 0, O_TRUNC = 0o1000;
+const O_ACCMODE = 3, O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_TRUNC = 0o1000;
 const RENAME_NOREPLACE = 1, RENAME_EXCHANGE = 2, RENAME_WHITEOUT = 4;
-const S_ISGID = 0o2000;
+const S_ISUID = 0o4000, S_ISGID = 0o2000, S_IXGRP = 0o010;
 /** Longest single read served at once; read(2) may return less than asked. */
 const MAX_IO = 1 << 24;
-const COPY_CHUNK = 1 << 20;
-const { O_CREAT, O_EXCL, O_NOFOLLOW, O_RDWR, O_WRONLY } = constants;
 
 /** Node's error for a failed host call, as -errno (EIO for what has no errno). */
 export function hostErrno(e: unknown): number {
@@ -86,40 +121,9 @@ function within(rel: string, top: string): boolean {
   return rel === top || rel.startsWith(top + '/');
 }
 
-function timespec(ns: bigint): Timespec {
-  return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) };
-}
-
-/** Seconds as Node's utimes takes them (a double: sub-microsecond digits are lost). */
-function seconds(t: Timespec): number {
-  return t.sec + t.nsec / 1e9;
-}
-
-/**
- * Host ids as the guest sees them. Run as root, vmctl shows host ids as
- * they are; run as an ordinary user, that user's own uid and gid appear
- * as 0, so the guest user is root of its own files.
- */
-class IdMap {
-  private readonly uid = process.getuid?.() ?? 0;
-  private readonly gid = process.getgid?.() ?? 0;
-  readonly identity = this.uid === 0;
-
-  guestUid(h: number): number {
-    return !this.identity && h === this.uid ? 0 : h;
-  }
-
-  guestGid(h: number): number {
-    return !this.identity && h === this.gid ? 0 : h;
-  }
-
-  hostUid(g: number): number {
-    return !this.identity && g === 0 ? this.uid : g;
-  }
-
-  hostGid(g: number): number {
-    return !this.identity && g === 0 ? this.gid : g;
-  }
+/** The type the guest sees: its xattr's, else the host's. */
+function typeOf(st: HostStat): number {
+  return (st.meta?.mode ?? st.mode) & S_IFMT;
 }
 
 /** A directory as probe needs it: where it is, and whether the lower layer shows through it. */
@@ -133,11 +137,18 @@ interface DirRef {
 /** What a name is, found by lstat of the layers (see OverlayFs.probe). */
 interface Probe {
   readonly type: number;
-  readonly st: BigIntStats;
+  readonly st: HostStat;
   readonly inUpper: boolean;
   /** directories: the lower layer shows through below this one */
   readonly merged: boolean;
   readonly ino: number;
+}
+
+/** An open host file of the overlay, and what the host said of it then. */
+interface HostOpen {
+  readonly fd: number;
+  readonly lower: boolean;
+  readonly st: HostStat;
 }
 
 class OverlayInode implements Inode {
@@ -152,6 +163,8 @@ class OverlayInode implements Inode {
   readonly openFds = new Set<number>();
   /** FIFOs: the pipe every opener shares (fifo(7)) */
   pipe: Pipe | undefined;
+  /** the upper copy's guest metadata as last read, and what that copy was then (see OverlayFs.upperAttrs) */
+  cached: { readonly gen: number; readonly ino: bigint; readonly ctime: Timespec; readonly meta: GuestMeta | undefined } | undefined;
 
   constructor(
     readonly fs: OverlayFs,
@@ -193,8 +206,8 @@ class OverlayInode implements Inode {
     return this.fs.mkdir(this, name, mode, cred);
   }
 
-  mknod(name: string, mode: number, _rdev: number, cred: Cred): number {
-    return this.fs.mknod(this, name, mode, cred);
+  mknod(name: string, mode: number, rdev: number, cred: Cred): number {
+    return this.fs.mknod(this, name, mode, rdev, cred);
   }
 
   symlink(name: string, target: string, cred: Cred): number {
@@ -221,16 +234,21 @@ class OverlayInode implements Inode {
     return this.fs.readlink(this);
   }
 
-  open(flags: number): FileOps | number {
-    return this.fs.open(this, flags);
+  open(flags: number, ctx: IoContext): FileOps | number {
+    return this.fs.open(this, flags, ctx);
   }
 }
 
 export class OverlayFs implements FileSystem {
   readonly type = 'overlay';
   readonly root: Inode;
+  /** host paths of the layers' roots, for trace lines and /proc: never used to reach a file */
   readonly lower: string;
   readonly upper: string;
+  /** the upper layer keeps guest metadata in xattrs; false: its filesystem refuses user xattrs */
+  readonly xattrs: boolean;
+  private readonly lowerLayer: HostLayer;
+  private readonly upperLayer: HostLayer;
   private readonly ids = new IdMap();
   /** added to lower-layer inode numbers when the layers are different host filesystems */
   private readonly lowerInoTag: number;
@@ -240,6 +258,13 @@ export class OverlayFs implements FileSystem {
   });
   private tmpSeq = 0;
   /**
+   * Bumped by every change the kernel makes to the upper layer: a guest
+   * metadata an inode read before it is read again (upperAttrs). The
+   * host's ctime would say so too, but not within one tick of a coarse
+   * clock, nor for another hard link of a file whose ctime it saw.
+   */
+  private metaGen = 0;
+  /**
    * What the last getattr of a directory said about its mode and group:
    * a create asks for them right after open(2)'s permission check did.
    * Only setattr changes them (copy-up copies them), and it forgets this.
@@ -247,67 +272,98 @@ export class OverlayFs implements FileSystem {
   private lastDirAttr: { readonly n: OverlayInode; readonly mode: number; readonly gid: number } | undefined;
 
   /**
-   * `lower` and `upper` are host directories (`upper` is made if missing);
-   * `dev` is st_dev of every inode. A missing lower is a configuration
-   * error of vmctl, not of a guest, so it throws.
+   * `lower` and `upper` are host directories (`upper`, a state directory,
+   * is made 0700 if missing); `dev` is st_dev of every inode; `devices`
+   * the drivers of character device nodes by rdev (devfs.ts's memDevices:
+   * a node made by `mknod` opens them, as on a tmpfs). A missing lower is
+   * a configuration error of vmctl, not of a guest, so it throws.
    */
-  constructor(lower: string, upper: string, readonly dev: number) {
-    this.lower = realpathSync(lower);
-    if (!lstatSync(this.lower).isDirectory()) throw new Error(`overlay: lower ${lower} is not a directory`);
-    const lowerRoot = lstatSync(this.lower, { bigint: true });
-    const fresh = mkdirSync(upper, { recursive: true, mode: 0o755 }) !== undefined;
-    this.upper = realpathSync(upper);
-    // A new upper root takes the lower root's owner, mode and times, as
-    // the guest saw them before anything was written.
-    if (fresh) this.copyAttrs(this.upper, lowerRoot, false);
-    const upperRoot = lstatSync(this.upper, { bigint: true });
+  constructor(lower: string, upper: string, readonly dev: number,
+    private readonly devices: ReadonlyMap<number, DeviceOpen> = new Map()) {
+    this.lowerLayer = HostLayer.open(lower, false);
+    const lowerRoot = this.lowerLayer.stat('');
+    if (typeof lowerRoot === 'number' || (lowerRoot.mode & S_IFMT) !== S_IFDIR) {
+      throw new Error(`overlay: lower ${lower} is not a directory`);
+    }
+    // The state directory itself, the one host path node:fs is given here.
+    const fresh = mkdirSync(upper, { recursive: true, mode: 0o700 }) !== undefined;
+    this.upperLayer = HostLayer.open(upper, true);
+    const lowerPath = this.lowerLayer.path(), upperPath = this.upperLayer.path();
+    this.lower = typeof lowerPath === 'string' ? lowerPath : lower;
+    this.upper = typeof upperPath === 'string' ? upperPath : upper;
+    this.xattrs = this.settleRoot(fresh, lowerRoot);
+    const upperRoot = this.upperLayer.stat('');
+    if (typeof upperRoot === 'number') throw new Error(`overlay: cannot stat upper ${upper} (errno ${-upperRoot})`);
     this.lowerInoTag = upperRoot.dev === lowerRoot.dev ? 0 : 2 ** 52;
-    const merged = !this.exists(this.upperPath(OPAQUE_MARKER));
+    const merged = !this.upperExists(OPAQUE_MARKER);
     this.root = this.intern('', S_IFDIR, merged, merged ? this.inoOf(lowerRoot, true) : this.inoOf(upperRoot, false), true);
+  }
+
+  /**
+   * The upper root's guest metadata, and whether the upper filesystem
+   * keeps xattrs. A new upper root stands for the lower root as the guest
+   * saw it; one an older vmctl wrote (no xattr) keeps its host metadata.
+   * With xattrs the host directory is then made 0700 (a state directory);
+   * without, its host mode is the guest's "/" and stays as it is.
+   */
+  private settleRoot(fresh: boolean, lowerRoot: HostStat): boolean {
+    const up = this.upperLayer.stat('', true);
+    if (typeof up === 'number') throw new Error(`overlay: cannot stat upper ${this.upper} (errno ${-up})`);
+    if (!up.meta) {
+      const r = this.upperLayer.setMeta('', guestMetaOf(fresh ? lowerRoot : up, this.ids), -1);
+      if (r === -E.EOPNOTSUPP) {
+        if (fresh) {
+          this.upperLayer.setMeta('', undefined, lowerRoot.mode & 0o1777);
+          this.giveHost('', lowerRoot.uid, lowerRoot.gid);
+          this.upperLayer.utimes('', lowerRoot.atime, lowerRoot.mtime);
+        }
+        return false;
+      }
+      if (r < 0) throw new Error(`overlay: cannot write the guest metadata of upper ${this.upper} (errno ${-r})`);
+    }
+    this.upperLayer.setMeta('', undefined, 0o700);
+    if (fresh) this.upperLayer.utimes('', lowerRoot.atime, lowerRoot.mtime);
+    return true;
   }
 
   /** statfs(2) of the root: the upper layer's host filesystem, where writes go. */
   statfs(): StatFs {
-    try {
-      const s = statfsSync(this.upper);
-      return { type: OVERLAYFS_SUPER_MAGIC, bsize: s.bsize, blocks: s.blocks, bfree: s.bfree, bavail: s.bavail,
-        files: s.files, ffree: s.ffree, namelen: 255 };
-    } catch {
+    const s = this.upperLayer.statfs();
+    if (typeof s === 'number') {
       return { type: OVERLAYFS_SUPER_MAGIC, bsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0, namelen: 255 };
     }
+    return { type: OVERLAYFS_SUPER_MAGIC, ...s, namelen: 255 };
   }
 
-  // ----- host paths and lstat -----
-
-  private upperPath(rel: string): string {
-    return rel === '' ? this.upper : this.upper + '/' + rel;
+  /** The host file behind `n` for trace lines: its upper copy if there is one, else its lower one. */
+  hostPathOf(n: Inode): { layer: 'upper' | 'lower'; path: string } | undefined {
+    if (!(n instanceof OverlayInode) || n.fs !== this || n.dead) return undefined;
+    const at = (root: string) => (n.rel === '' ? root : `${root}/${n.rel}`);
+    if (this.upperExists(n.rel)) return { layer: 'upper', path: at(this.upper) };
+    if (typeof this.lowerLayer.stat(n.rel) !== 'number') return { layer: 'lower', path: at(this.lower) };
+    return undefined;
   }
 
-  private lowerPath(rel: string): string {
-    return rel === '' ? this.lower : this.lower + '/' + rel;
+  // ----- the layers -----
+
+  /** lstat of `rel` in the upper layer, with the guest metadata of its xattr. */
+  private upperStat(rel: string): HostStat | number {
+    return this.upperLayer.stat(rel, this.xattrs);
   }
 
-  private layerPath(rel: string, lower: boolean): string {
-    return lower ? this.lowerPath(rel) : this.upperPath(rel);
+  private upperExists(rel: string): boolean {
+    return typeof this.upperLayer.stat(rel) !== 'number';
   }
 
-  private lstat(path: string): BigIntStats | number {
-    try {
-      return lstatSync(path, { bigint: true, throwIfNoEntry: false }) ?? -E.ENOENT;
-    } catch (e) {
-      return hostErrno(e);
-    }
-  }
-
-  private exists(path: string): boolean {
-    return typeof this.lstat(path) !== 'number';
+  private lowerExists(rel: string): boolean {
+    return typeof this.lowerLayer.stat(rel) !== 'number';
   }
 
   /**
    * st_ino: the host's, made unique across layers on different host
    * filesystems and folded into a safe integer.
    */
-  private inoOf(st: BigIntStats, fromLower: boolean): number {
+  private inoOf(st: HostStat, fromLower: boolean): number {
     return this.foldIno(st.ino, fromLower);
   }
 
@@ -316,6 +372,49 @@ export class OverlayFs implements FileSystem {
     let ino = hostIno;
     if (ino >= 2n ** 52n) ino = (ino ^ (ino >> 52n)) & (2n ** 52n - 1n);
     return Number(ino) + (fromLower ? this.lowerInoTag : 0);
+  }
+
+  /** The host mode for guest bits `perm` of an upper file: overlay-meta.ts's, or without xattrs the bits themselves. */
+  private hostMode(hostType: number, perm: number): number {
+    if (this.xattrs) return hostModeOf(hostType, perm);
+    return perm & (hostType === S_IFDIR ? 0o1777 : 0o777);
+  }
+
+  /** The xattr of a new upper file, when the upper layer keeps them. */
+  private metaFor(mode: number, uid: number, gid: number, rdev = 0): GuestMeta | undefined {
+    return this.xattrs ? { uid, gid, mode, rdev } : undefined;
+  }
+
+  /**
+   * Give upper `rel` host owner `uid`:`gid`, for what keeps its owner on
+   * the host (symlinks, FIFOs; everything without xattrs). An
+   * unprivileged vmctl cannot give files away: they stay its own (shown
+   * as root), which is no error.
+   */
+  private giveHost(rel: string, uid: number, gid: number): number {
+    const r = this.upperLayer.chown(rel, uid, gid);
+    return r < 0 && !this.ids.identity ? 0 : r;
+  }
+
+  /** An empty marker file `rel` in the upper layer (a whiteout, the opaque or nodes marker). */
+  private makeMarker(rel: string): number {
+    const f = this.upperLayer.create(rel, O_WRONLY, 0o600);
+    if (typeof f === 'number') return f === -E.EEXIST ? 0 : f;
+    closeSync(f.fd);
+    return 0;
+  }
+
+  /** Upper `rel` and everything below it, gone (leftovers of a crash, the hidden entries of a removed directory). */
+  private removeTree(rel: string): void {
+    const st = this.upperLayer.stat(rel);
+    if (typeof st === 'number') return;
+    if ((st.mode & S_IFMT) !== S_IFDIR) {
+      this.upperLayer.unlink(rel);
+      return;
+    }
+    const entries = this.upperLayer.readDir(rel);
+    if (typeof entries !== 'number') for (const e of entries) this.removeTree(childRel(rel, e.name));
+    this.upperLayer.unlink(rel, true);
   }
 
   // ----- lookup -----
@@ -329,21 +428,23 @@ export class OverlayFs implements FileSystem {
   probe(dir: DirRef, name: string): Probe | number {
     if (name.startsWith(WHITEOUT_PREFIX)) return -E.ENOENT;
     const rel = childRel(dir.rel, name);
-    const up = dir.upper === false ? -E.ENOENT : this.lstat(this.upperPath(rel));
-    if (typeof up !== 'number') {
-      const type = Number(up.mode) & S_IFMT;
+    // The upper layer's questions (the entry, its whiteout, whether it is opaque) in one walk.
+    const found = dir.upper === false ? -E.ENOENT : this.upperLayer.probe(dir.rel, name, this.xattrs, dir.merged, dir.merged);
+    if (typeof found === 'number') {
+      if (found !== -E.ENOENT && found !== -E.ENOTDIR) return found;
+    } else if (found.st) {
+      const up = found.st;
+      const type = typeOf(up);
       if (type !== S_IFDIR || !dir.merged) return { type, st: up, inUpper: true, merged: false, ino: this.inoOf(up, false) };
-      const lo = this.lstat(this.lowerPath(rel));
-      const merged = typeof lo !== 'number' && lo.isDirectory() && !this.exists(this.upperPath(childRel(rel, OPAQUE_MARKER)));
+      const lo = this.lowerLayer.stat(rel);
+      const merged = typeof lo !== 'number' && (lo.mode & S_IFMT) === S_IFDIR && !found.opaque;
       // A merged directory keeps its lower inode number: copy-up does not change st_ino.
-      return { type, st: up, inUpper: true, merged, ino: merged ? this.inoOf(lo as BigIntStats, true) : this.inoOf(up, false) };
+      return { type, st: up, inUpper: true, merged, ino: merged ? this.inoOf(lo as HostStat, true) : this.inoOf(up, false) };
     }
-    if (up !== -E.ENOENT && up !== -E.ENOTDIR) return up;
-    if (!dir.merged) return -E.ENOENT;
-    if (dir.upper !== false && this.exists(this.upperPath(childRel(dir.rel, WHITEOUT_PREFIX + name)))) return -E.ENOENT;
-    const lo = this.lstat(this.lowerPath(rel));
+    if (!dir.merged || (typeof found !== 'number' && found.whiteout)) return -E.ENOENT;
+    const lo = this.lowerLayer.stat(rel);
     if (typeof lo === 'number') return lo === -E.ENOTDIR ? -E.ENOENT : lo;
-    const type = Number(lo.mode) & S_IFMT;
+    const type = lo.mode & S_IFMT;
     return { type, st: lo, inUpper: false, merged: type === S_IFDIR, ino: this.inoOf(lo, true) };
   }
 
@@ -367,25 +468,30 @@ export class OverlayFs implements FileSystem {
     if (known) return known;
     const p = this.probe(dir, name);
     if (typeof p === 'number') return p;
-    return this.intern(rel, p.type, p.merged, p.ino, p.inUpper);
+    const n = this.intern(rel, p.type, p.merged, p.ino, p.inUpper);
+    if (p.inUpper && this.xattrs) n.cached = { gen: this.metaGen, ino: p.st.ino, ctime: p.st.ctime, meta: p.st.meta };
+    return n;
   }
 
   /**
    * The merged listing: upper entries, then lower ones not shadowed or
    * whited out. Inode numbers and types come from the host listing as
    * probe() would find them; lstat is asked only about an upper directory
-   * over a lower one (is it opaque?) and what the host could not type.
+   * over a lower one (is it opaque?), what the host could not type, and,
+   * in a directory with the nodes marker, regular files (which may be
+   * device nodes or sockets).
    */
   readdir(dir: OverlayInode): DirEntry[] | number {
     if (dir.type !== S_IFDIR) return -E.ENOTDIR;
     if (dir.dead) return [];
-    const up = dir.upper ? this.entries(this.upperPath(dir.rel)) : -E.ENOENT;
-    const lo = dir.merged ? this.entries(this.lowerPath(dir.rel)) : [];
+    const up = dir.upper ? this.upperLayer.readDir(dir.rel) : -E.ENOENT;
+    const lo = dir.merged ? this.lowerLayer.readDir(dir.rel) : [];
     if (typeof up === 'number' && (up !== -E.ENOENT || !dir.merged)) return up;
     if (typeof lo === 'number') return lo;
     const out: DirEntry[] = [];
     const hidden = new Set<string>();
     const upper = typeof up === 'number' ? [] : up;
+    const nodes = upper.some((e) => e.name === NODES_MARKER);
     const lowerByName = upper.length > 0 && lo.length > 0 ? new Map(lo.map((e) => [e.name, e])) : undefined;
     for (const e of upper) {
       if (e.name.startsWith(WHITEOUT_PREFIX)) {
@@ -393,7 +499,7 @@ export class OverlayFs implements FileSystem {
         continue;
       }
       hidden.add(e.name);
-      const d = this.upperEntry(dir, e, lowerByName?.get(e.name));
+      const d = this.upperEntry(dir, nodes && e.type === DT_REG ? { ...e, type: DT_UNKNOWN } : e, lowerByName?.get(e.name));
       if (d) out.push(d);
     }
     // What the upper listing did not name nor whiteout is the lower entry itself.
@@ -403,8 +509,8 @@ export class OverlayFs implements FileSystem {
         out.push({ name: e.name, ino: this.foldIno(e.ino, true), type: e.type });
         continue;
       }
-      const st = this.lstat(this.lowerPath(childRel(dir.rel, e.name)));
-      if (typeof st !== 'number') out.push({ name: e.name, ino: this.inoOf(st, true), type: dtypeOfMode(Number(st.mode)) });
+      const st = this.lowerLayer.stat(childRel(dir.rel, e.name));
+      if (typeof st !== 'number') out.push({ name: e.name, ino: this.inoOf(st, true), type: dtypeOfMode(st.mode) });
     }
     return out;
   }
@@ -417,24 +523,8 @@ export class OverlayFs implements FileSystem {
     }
     // A merged directory keeps its lower inode number (see probe).
     const merged = e.type === DT_DIR && dir.merged && lower?.type === DT_DIR
-      && !this.exists(this.upperPath(childRel(childRel(dir.rel, e.name), OPAQUE_MARKER)));
+      && !this.upperExists(childRel(childRel(dir.rel, e.name), OPAQUE_MARKER));
     return { name: e.name, ino: merged ? this.foldIno(lower.ino, true) : this.foldIno(e.ino, false), type: e.type };
-  }
-
-  /** A host directory's entries (hostDirents), names only typed DT_UNKNOWN without the addon. */
-  private entries(path: string): HostDirent[] | number {
-    const native = hostDirents(path);
-    if (native !== undefined) return native;
-    const names = this.list(path);
-    return typeof names === 'number' ? names : names.map((name) => ({ name, ino: 0n, type: DT_UNKNOWN }));
-  }
-
-  private list(path: string): string[] | number {
-    try {
-      return readdirSync(path);
-    } catch (e) {
-      return hostErrno(e);
-    }
   }
 
   // ----- attributes -----
@@ -442,11 +532,11 @@ export class OverlayFs implements FileSystem {
   getattr(n: OverlayInode): Stat | number {
     if (n.dead) return this.deadStat(n);
     let fromLower = !n.upper;
-    let st = this.lstat(this.layerPath(n.rel, fromLower));
+    let st = fromLower ? this.lowerLayer.stat(n.rel) : this.upperAttrs(n);
     // Only a host change behind the kernel's back moves a copy: then the other layer is asked too.
     if (st === -E.ENOENT) {
       fromLower = !fromLower;
-      st = this.lstat(this.layerPath(n.rel, fromLower));
+      st = fromLower ? this.lowerLayer.stat(n.rel) : this.upperAttrs(n);
     }
     if (typeof st === 'number') return st;
     if (n.type !== S_IFDIR) n.ino = this.inoOf(st, fromLower);
@@ -459,23 +549,34 @@ export class OverlayFs implements FileSystem {
     return s;
   }
 
-  private toStat(st: BigIntStats, ino: number): Stat {
-    return {
-      dev: this.dev, ino, mode: Number(st.mode), nlink: Number(st.nlink),
-      uid: this.ids.guestUid(Number(st.uid)), gid: this.ids.guestGid(Number(st.gid)),
-      rdev: Number(st.rdev), size: Number(st.size), blksize: Number(st.blksize), blocks: Number(st.blocks),
-      atime: timespec(st.atimeNs), mtime: timespec(st.mtimeNs), ctime: timespec(st.ctimeNs),
-    };
+  /**
+   * lstat and guest metadata of `n`'s upper copy. The xattr is read again
+   * only when the copy may have changed since: the kernel changed the
+   * upper layer (metaGen), or the host says it is another file or was
+   * changed (st_ino, st_ctime). A stat then costs what an lstat does.
+   */
+  private upperAttrs(n: OverlayInode): HostStat | number {
+    if (!this.xattrs) return this.upperLayer.stat(n.rel);
+    const c = n.cached;
+    if (c && c.gen === this.metaGen) {
+      const st = this.upperLayer.stat(n.rel);
+      if (typeof st === 'number') return st;
+      if (st.ino === c.ino && st.ctime.sec === c.ctime.sec && st.ctime.nsec === c.ctime.nsec) return { ...st, meta: c.meta };
+    }
+    const st = this.upperLayer.stat(n.rel, true);
+    n.cached = typeof st === 'number' ? undefined : { gen: this.metaGen, ino: st.ino, ctime: st.ctime, meta: st.meta };
+    return st;
+  }
+
+  private toStat(st: HostStat, ino: number): Stat {
+    return guestStat(st, ino, this.dev, this.ids);
   }
 
   /** fstat of an open file whose name is gone: its host fd if open, else the last known attributes. */
   private deadStat(n: OverlayInode): Stat | number {
     for (const fd of n.openFds) {
-      try {
-        return { ...this.toStat(fstatSync(fd, { bigint: true }), n.ino), nlink: 0 };
-      } catch {
-        // fall back to the last known attributes
-      }
+      const st = hostFileStat(fd);
+      if (typeof st !== 'number') return { ...this.toStat(st, n.ino), nlink: 0 };
     }
     return n.lastStat ? { ...n.lastStat, nlink: 0 } : -E.ENOENT;
   }
@@ -483,6 +584,7 @@ export class OverlayFs implements FileSystem {
   /** chmod, chown, truncate, utimes: copy up, then change the upper copy. */
   setattr(n: OverlayInode, a: SetAttr): number {
     this.lastDirAttr = undefined;
+    this.metaGen++;
     if (n.dead) return this.setattrDead(n, a);
     if (a.size !== undefined) {
       if (n.type === S_IFDIR) return -E.EISDIR;
@@ -491,33 +593,65 @@ export class OverlayFs implements FileSystem {
     }
     if (a.mode !== undefined && n.type === S_IFLNK) return -E.EOPNOTSUPP;
     // Truncating to nothing needs no copy of the old data.
-    const r = this.copyUp(n.rel, a.size !== 0);
+    let r = this.copyUp(n.rel, a.size !== 0);
     if (r < 0) return r;
-    const path = this.upperPath(n.rel);
-    try {
-      if (a.size !== undefined) {
-        const fd = openSync(path, O_WRONLY | O_NOFOLLOW);
-        try {
-          ftruncateSync(fd, a.size);
-        } finally {
-          closeSync(fd);
-        }
+    if (a.size !== undefined) {
+      const f = this.upperLayer.open(n.rel, O_WRONLY);
+      if (typeof f === 'number') return f;
+      try {
+        ftruncateSync(f.fd, a.size);
+      } catch (e) {
+        r = hostErrno(e);
+      } finally {
+        closeSync(f.fd);
       }
-      // Owner before mode: chown(2) clears set-id bits an explicit mode may set again.
-      if (a.uid !== undefined || a.gid !== undefined) {
-        lchownSync(path, a.uid === undefined ? -1 : this.ids.hostUid(a.uid),
-          a.gid === undefined ? -1 : this.ids.hostGid(a.gid));
-      }
-      if (a.mode !== undefined) chmodSync(path, a.mode & 0o7777);
-      if (a.atime || a.mtime) {
-        const cur = this.lstat(path);
-        if (typeof cur === 'number') return cur;
-        lutimesSync(path, seconds(a.atime ?? timespec(cur.atimeNs)), seconds(a.mtime ?? timespec(cur.mtimeNs)));
-      }
-    } catch (e) {
-      return hostErrno(e);
+      if (r < 0) return r;
     }
+    r = this.changeOwnerMode(n.rel, a);
+    if (r < 0) return r;
+    if (a.atime || a.mtime) return this.upperLayer.utimes(n.rel, a.atime, a.mtime);
     return 0;
+  }
+
+  /**
+   * The owner and mode `a` asks for, on upper `rel` (copied up already).
+   * A regular file or directory takes them in its xattr, written too when
+   * it had none yet or a set-id bit was found on the host file, so that
+   * a change to a file of an older upper layer leaves no host set-id bit.
+   */
+  private changeOwnerMode(rel: string, a: SetAttr): number {
+    const st = this.upperStat(rel);
+    if (typeof st === 'number') return st;
+    const hostType = st.mode & S_IFMT;
+    const owner = a.uid !== undefined || a.gid !== undefined;
+    if (hostType !== S_IFREG && hostType !== S_IFDIR) {
+      // Symlinks and FIFOs keep their owner on the host: they carry no xattr and grant nothing there.
+      if (owner) {
+        const r = this.giveHost(rel, a.uid === undefined ? -1 : this.ids.hostUid(a.uid), a.gid === undefined ? -1 : this.ids.hostGid(a.gid));
+        if (r < 0) return r;
+      }
+      return a.mode === undefined ? 0 : this.upperLayer.setMeta(rel, undefined, a.mode & 0o777);
+    }
+    if (!this.xattrs) return this.changeHostOwnerMode(rel, st, a);
+    if (!owner && a.mode === undefined && st.meta && !(st.mode & (S_ISUID | S_ISGID))) return 0;
+    const m = guestMetaOf(st, this.ids);
+    const meta: GuestMeta = {
+      uid: a.uid ?? m.uid, gid: a.gid ?? m.gid, rdev: m.rdev,
+      mode: a.mode === undefined ? m.mode : (m.mode & S_IFMT) | (a.mode & 0o7777),
+    };
+    return this.upperLayer.setMeta(rel, meta, hostModeOf(hostType, meta.mode & 0o7777));
+  }
+
+  /** changeOwnerMode() where the upper layer keeps no xattrs: the host's owner and bits, never set-id ones. */
+  private changeHostOwnerMode(rel: string, st: HostStat, a: SetAttr): number {
+    if (a.mode !== undefined && a.mode & (S_ISUID | S_ISGID)) return -E.EPERM;
+    if (a.uid !== undefined || a.gid !== undefined) {
+      const r = this.upperLayer.chown(rel, a.uid === undefined ? -1 : this.ids.hostUid(a.uid),
+        a.gid === undefined ? -1 : this.ids.hostGid(a.gid));
+      if (r < 0) return r;
+    }
+    if (a.mode === undefined && !(st.mode & (S_ISUID | S_ISGID))) return 0;
+    return this.upperLayer.setMeta(rel, undefined, this.hostMode(st.mode & S_IFMT, a.mode ?? st.mode & 0o7777));
   }
 
   /** fchmod/ftruncate/... of an open file whose name is gone: through its host fd. */
@@ -526,29 +660,33 @@ export class OverlayFs implements FileSystem {
     if (fd === undefined) return -E.ENOENT;
     try {
       if (a.size !== undefined) ftruncateSync(fd, a.size);
+      if (a.uid === undefined && a.gid === undefined && a.mode === undefined) return 0;
+      const st = hostFileStat(fd);
+      if (typeof st === 'number') return st;
+      if (this.xattrs) {
+        const m = guestMetaOf(st, this.ids);
+        const meta: GuestMeta = {
+          uid: a.uid ?? m.uid, gid: a.gid ?? m.gid, rdev: m.rdev,
+          mode: a.mode === undefined ? m.mode : (m.mode & S_IFMT) | (a.mode & 0o7777),
+        };
+        return setHostFileMeta(fd, meta, hostModeOf(S_IFREG, meta.mode & 0o7777));
+      }
+      if (a.mode !== undefined && a.mode & (S_ISUID | S_ISGID)) return -E.EPERM;
       if (a.uid !== undefined || a.gid !== undefined) {
         fchownSync(fd, a.uid === undefined ? -1 : this.ids.hostUid(a.uid), a.gid === undefined ? -1 : this.ids.hostGid(a.gid));
       }
-      if (a.mode !== undefined) fchmodSync(fd, a.mode & 0o7777);
+      return a.mode === undefined ? 0 : setHostFileMeta(fd, undefined, a.mode & 0o777);
     } catch (e) {
       return hostErrno(e);
     }
-    return 0;
   }
 
   readlink(n: OverlayInode): string | number {
     if (n.type !== S_IFLNK) return -E.EINVAL;
     if (n.dead) return -E.ENOENT;
-    try {
-      return readlinkSync(this.layerPath(n.rel, !n.upper));
-    } catch (e) {
-      if (hostErrno(e) !== -E.ENOENT) return hostErrno(e);
-    }
-    try {
-      return readlinkSync(this.layerPath(n.rel, n.upper));
-    } catch (e) {
-      return hostErrno(e);
-    }
+    const first = (n.upper ? this.upperLayer : this.lowerLayer).readlink(n.rel);
+    if (first !== -E.ENOENT) return first;
+    return (n.upper ? this.lowerLayer : this.upperLayer).readlink(n.rel);
   }
 
   // ----- copy-up -----
@@ -561,124 +699,110 @@ export class OverlayFs implements FileSystem {
    */
   private copyUp(rel: string, data = true): number {
     if (this.liveAt(rel)?.upper) return 0;
-    const up = this.lstat(this.upperPath(rel));
+    const up = this.upperLayer.stat(rel);
     if (typeof up !== 'number') return 0;
     if (up !== -E.ENOENT) return up;
-    const lo = this.lstat(this.lowerPath(rel));
+    const lo = this.lowerLayer.stat(rel);
     if (typeof lo === 'number') return lo;
     const parent = parentRel(rel);
     const r = this.copyUp(parent);
     if (r < 0) return r;
-    const before = this.lstat(this.upperPath(parent));
+    const before = this.upperLayer.stat(parent);
     const c = this.copyUpOne(rel, lo, data);
     if (c < 0) return c;
-    // An unprivileged copy cannot always keep the owner.
     this.lastDirAttr = undefined;
-    if (typeof before !== 'number') this.restoreTimes(this.upperPath(parent), before);
+    if (typeof before !== 'number') this.upperLayer.utimes(parent, before.atime, before.mtime);
     const n = this.liveAt(rel);
     if (n) {
       n.upper = true;
       n.copyUps++;
       if (n.type !== S_IFDIR) {
-        const now = this.lstat(this.upperPath(rel));
+        const now = this.upperLayer.stat(rel);
         if (typeof now !== 'number') n.ino = this.inoOf(now, false);
       }
     }
     return 0;
   }
 
-  private copyUpOne(rel: string, lo: BigIntStats, data: boolean): number {
-    const type = Number(lo.mode) & S_IFMT;
-    const dst = this.upperPath(rel);
-    const tmp = this.tmpPath(parentRel(rel));
-    try {
-      switch (type) {
-        case S_IFDIR:
-          mkdirSync(dst, 0o700);
-          this.copyAttrs(dst, lo, false);
-          return 0;
-        case S_IFREG:
-          this.copyData(this.lowerPath(rel), tmp, data ? Number(lo.size) : 0);
-          this.copyAttrs(tmp, lo, false);
-          renameSync(tmp, dst);
-          return 0;
-        case S_IFLNK:
-          symlinkSync(readlinkSync(this.lowerPath(rel)), dst);
-          this.copyAttrs(dst, lo, true);
-          return 0;
-        case S_IFIFO:
-          this.mkfifo(dst, Number(lo.mode) & 0o7777);
-          this.copyAttrs(dst, lo, false);
-          return 0;
-        default:
-          // Device nodes and sockets cannot be made without privileges we do not use.
-          return -E.EPERM;
+  /**
+   * One lower entry into the upper layer, with its guest metadata (the
+   * lower file's host metadata, as the guest saw it) in the xattr, or
+   * without xattrs its owner where the host allows and its bits less any
+   * set-id one. A device node or socket becomes an empty regular file
+   * whose xattr says what it is.
+   */
+  private copyUpOne(rel: string, lo: HostStat, data: boolean): number {
+    const type = lo.mode & S_IFMT;
+    const perm = lo.mode & 0o7777;
+    const meta = this.xattrs ? guestMetaOf(lo, this.ids) : undefined;
+    let r: number;
+    switch (type) {
+      case S_IFDIR:
+        r = this.upperLayer.mkdir(rel, this.hostMode(S_IFDIR, perm), meta);
+        if (r >= 0 && !meta) r = this.giveHost(rel, lo.uid, lo.gid);
+        break;
+      case S_IFREG:
+        return this.copyFileUp(rel, lo, data, meta);
+      case S_IFLNK: {
+        const target = this.lowerLayer.readlink(rel);
+        r = typeof target === 'number' ? target : this.upperLayer.symlink(rel, target);
+        if (r >= 0) r = this.giveHost(rel, lo.uid, lo.gid);
+        break;
       }
-    } catch (e) {
-      rmSync(tmp, { force: true });
-      return hostErrno(e);
+      case S_IFIFO:
+        r = this.upperLayer.mkfifo(rel, perm & 0o777);
+        if (r >= 0) r = this.giveHost(rel, lo.uid, lo.gid);
+        break;
+      default: {
+        // Without the xattr a device node or socket could only be a real one.
+        if (!meta) return -E.EPERM;
+        r = this.markNodes(parentRel(rel));
+        const f = r < 0 ? r : this.upperLayer.create(rel, O_WRONLY, hostModeOf(S_IFREG, perm & 0o666), meta);
+        if (typeof f === 'number') r = f;
+        else closeSync(f.fd);
+      }
     }
+    if (r >= 0) r = this.upperLayer.utimes(rel, lo.atime, lo.mtime);
+    return r;
   }
 
-  private tmpPath(dirRel: string): string {
-    return this.upperPath(childRel(dirRel, `${TMP_PREFIX}${process.pid}.${++this.tmpSeq}`));
-  }
-
-  /** Copy `len` bytes of the lower file at `src` into a new file `dst`, never following a symlink. */
-  private copyData(src: string, dst: string, len: number): void {
-    const out = openSync(dst, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW, 0o600);
+  /** A regular file's copy-up: built under a temporary name, renamed into place when complete. */
+  private copyFileUp(rel: string, lo: HostStat, data: boolean, meta: GuestMeta | undefined): number {
+    const tmp = this.tmpRel(parentRel(rel));
+    const out = this.upperLayer.create(tmp, O_WRONLY, this.hostMode(S_IFREG, lo.mode & 0o7777), meta);
+    if (typeof out === 'number') return out;
+    let r = 0;
     try {
-      if (len === 0) return;
-      const inp = openSync(src, constants.O_RDONLY | O_NOFOLLOW);
-      try {
-        const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, len));
-        for (let pos = 0; ;) {
-          const n = readSync(inp, buf, 0, buf.length, pos);
-          if (n === 0) break;
-          for (let off = 0; off < n;) off += writeSync(out, buf, off, n - off, pos + off);
-          pos += n;
+      if (data && lo.size > 0) {
+        const inp = this.lowerLayer.open(rel, O_RDONLY);
+        if (typeof inp === 'number') {
+          r = inp;
+        } else {
+          r = Math.min(0, copyHostFile(inp.fd, out.fd));
+          closeSync(inp.fd);
         }
-      } finally {
-        closeSync(inp);
       }
     } finally {
-      closeSync(out);
+      closeSync(out.fd);
     }
+    if (r >= 0 && !meta) r = this.giveHost(tmp, lo.uid, lo.gid);
+    if (r >= 0) r = this.upperLayer.utimes(tmp, lo.atime, lo.mtime);
+    if (r >= 0) r = this.upperLayer.rename(tmp, rel);
+    if (r < 0) this.upperLayer.unlink(tmp);
+    return r;
   }
 
-  /** Owner (best effort when not root), then mode, then times, from host stat `st`. */
-  private copyAttrs(path: string, st: BigIntStats, isLink: boolean): void {
-    try {
-      lchownSync(path, Number(st.uid), Number(st.gid));
-    } catch (e) {
-      if (this.ids.identity) throw e;
-    }
-    if (!isLink) chmodSync(path, Number(st.mode) & 0o7777);
-    this.restoreTimes(path, st);
-  }
-
-  private restoreTimes(path: string, st: BigIntStats): void {
-    lutimesSync(path, seconds(timespec(st.atimeNs)), seconds(timespec(st.mtimeNs)));
-  }
-
-  /** Node has no mkfifo(3): the host's mkfifo(1) makes one (rare: guest mknod of a FIFO). */
-  private mkfifo(path: string, perm: number): void {
-    try {
-      execFileSync('mkfifo', ['-m', perm.toString(8), '--', path], { stdio: 'ignore' });
-    } catch (e) {
-      const err = new Error('mkfifo failed') as NodeJS.ErrnoException;
-      err.code = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'EPERM' : 'EIO';
-      throw err;
-    }
+  private tmpRel(dirRel: string): string {
+    return childRel(dirRel, `${TMP_PREFIX}${process.pid}.${++this.tmpSeq}`);
   }
 
   /** Copy up a directory and everything the lower layer has below it. */
   private copyUpTree(dir: DirRef): number {
     const r = this.copyUp(dir.rel);
     if (r < 0 || !dir.merged) return r;
-    const names = this.list(this.lowerPath(dir.rel));
-    if (typeof names === 'number') return names;
-    for (const name of names) {
+    const entries = this.lowerLayer.readDir(dir.rel);
+    if (typeof entries === 'number') return entries;
+    for (const { name } of entries) {
       const p = this.probe(dir, name);
       if (typeof p === 'number') continue;
       const rel = childRel(dir.rel, name);
@@ -686,6 +810,11 @@ export class OverlayFs implements FileSystem {
       if (c < 0) return c;
     }
     return 0;
+  }
+
+  /** Upper directory `dirRel` holds (or is about to) a device node or socket kept as a regular file. */
+  private markNodes(dirRel: string): number {
+    return this.makeMarker(childRel(dirRel, NODES_MARKER));
   }
 
   // ----- creating names -----
@@ -697,43 +826,9 @@ export class OverlayFs implements FileSystem {
     return { uid: cred.fsuid, gid: sgid ? (st as Stat).gid : cred.fsgid, sgid };
   }
 
-  private chownNew(path: string, uid: number, gid: number): void {
-    try {
-      lchownSync(path, this.ids.hostUid(uid), this.ids.hostGid(gid));
-    } catch (e) {
-      // An unprivileged vmctl cannot give files away; they stay the host user's (shown as root).
-      if (this.ids.identity) throw e;
-    }
-  }
-
-  /**
-   * Give an entry just made (an fd on it, or its path; host stat `st`) the
-   * guest's owner and permission bits `perm`. The host is asked to change
-   * only what it did not give the entry by itself (umask, a default ACL,
-   * set-id bits, another owner): each change is a write to its journal.
-   */
-  private settleNew(entry: number | string, st: BigIntStats, uid: number, gid: number, perm: number): void {
-    const hostUid = this.ids.hostUid(uid), hostGid = this.ids.hostGid(gid);
-    let chowned = false;
-    if (Number(st.uid) !== hostUid || Number(st.gid) !== hostGid) {
-      try {
-        if (typeof entry === 'number') fchownSync(entry, hostUid, hostGid);
-        else lchownSync(entry, hostUid, hostGid);
-        chowned = true;
-      } catch (e) {
-        // An unprivileged vmctl cannot give files away; they stay the host user's (shown as root).
-        if (this.ids.identity) throw e;
-      }
-    }
-    // Owner before mode: chown(2) clears set-id bits an explicit mode may set again.
-    if (!chowned && (Number(st.mode) & 0o7777) === perm) return;
-    if (typeof entry === 'number') fchmodSync(entry, perm);
-    else chmodSync(entry, perm);
-  }
-
   /**
    * Checks and copy-up before making `name` in `dir`. Returns the new
-   * relative path and whether a whiteout of that name must go afterwards
+   * relative path and the whiteout of that name that must go afterwards
    * (made first, then the whiteout removed: a crash leaves the new entry).
    * `exclusive`: the caller makes the upper entry with a host call that
    * fails with EEXIST by itself (O_EXCL), so the upper layer is not asked.
@@ -746,15 +841,15 @@ export class OverlayFs implements FileSystem {
     if (name.startsWith(WHITEOUT_PREFIX)) return -E.EPERM;
     // probe()'s questions, each asked once: the answers are wanted below too.
     const rel = childRel(dir.rel, name);
-    const up = dir.upper && !exclusive ? this.lstat(this.upperPath(rel)) : -E.ENOENT;
+    const up = dir.upper && !exclusive ? this.upperLayer.stat(rel) : -E.ENOENT;
     if (typeof up !== 'number') return -E.EEXIST;
     if (up !== -E.ENOENT && up !== -E.ENOTDIR) return up;
     // A whiteout hides only what the lower layer shows through `dir` (see probe).
-    const wh = this.upperPath(childRel(dir.rel, WHITEOUT_PREFIX + name));
-    const whiteout = dir.upper && dir.merged && this.exists(wh);
+    const wh = childRel(dir.rel, WHITEOUT_PREFIX + name);
+    const whiteout = dir.upper && dir.merged && this.upperExists(wh);
     let lowerHas = false;
     if (dir.merged) {
-      const lo = this.lstat(this.lowerPath(rel));
+      const lo = this.lowerLayer.stat(rel);
       lowerHas = typeof lo !== 'number';
       // A lower entry shows unless whited out; so does an error asking about it.
       if (!whiteout && lowerHas) return -E.EEXIST;
@@ -766,11 +861,11 @@ export class OverlayFs implements FileSystem {
   }
 
   private dropWhiteout(wh: string | undefined): void {
-    if (wh) rmSync(wh, { force: true });
+    if (wh) this.upperLayer.unlink(wh);
   }
 
   /** The object of a regular file just made at `rel` with host stat `st`, for the live map. */
-  private internNew(rel: string, st: BigIntStats): OverlayInode {
+  private internNew(rel: string, st: HostStat): OverlayInode {
     const known = this.liveAt(rel);
     if (!known) return this.intern(rel, S_IFREG, false, this.inoOf(st, false), true);
     known.upper = true;
@@ -778,25 +873,23 @@ export class OverlayFs implements FileSystem {
   }
 
   create(dir: OverlayInode, name: string, mode: number, cred: Cred): Inode | number {
+    this.metaGen++;
     const prep = this.prepareCreate(dir, name, true);
     if (typeof prep === 'number') return prep;
     const o = this.owner(dir, cred);
     const perm = mode & 0o7777;
-    let st: BigIntStats;
-    try {
-      // Made with its permission bits already: settleNew puts right what the host did not give.
-      const fd = openSync(this.upperPath(prep.rel), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW, perm & 0o777);
-      try {
-        st = fstatSync(fd, { bigint: true });
-        this.settleNew(fd, st, o.uid, o.gid, perm);
-      } finally {
-        closeSync(fd);
+    const f = this.upperLayer.create(prep.rel, O_WRONLY, this.hostMode(S_IFREG, perm), this.metaFor(S_IFREG | perm, o.uid, o.gid));
+    if (typeof f === 'number') return f;
+    closeSync(f.fd);
+    if (!this.xattrs) {
+      const r = this.giveHost(prep.rel, this.ids.hostUid(o.uid), this.ids.hostGid(o.gid));
+      if (r < 0) {
+        this.upperLayer.unlink(prep.rel);
+        return r;
       }
-    } catch (e) {
-      return hostErrno(e);
     }
     this.dropWhiteout(prep.whiteout);
-    return this.internNew(prep.rel, st);
+    return this.internNew(prep.rel, f.st);
   }
 
   /**
@@ -805,85 +898,89 @@ export class OverlayFs implements FileSystem {
    * marker and renamed into place.
    */
   mkdir(dir: OverlayInode, name: string, mode: number, cred: Cred): number {
+    this.metaGen++;
     const prep = this.prepareCreate(dir, name);
     if (typeof prep === 'number') return prep;
     const o = this.owner(dir, cred);
     const perm = (mode & 0o1777) | (o.sgid ? S_ISGID : 0);
-    const path = this.upperPath(prep.rel);
-    const build = prep.lowerHas ? this.tmpPath(dir.rel) : path;
-    try {
-      // Made in place with its permission bits already (settleNew puts right what the host did not give);
-      // a temporary one stays the host's own until its marker is in.
-      mkdirSync(build, build === path ? perm & 0o777 : 0o700);
-      try {
-        if (prep.lowerHas) closeSync(openSync(build + '/' + OPAQUE_MARKER, O_CREAT | O_EXCL | O_WRONLY, 0o600));
-        this.settleNew(build, lstatSync(build, { bigint: true }), o.uid, o.gid, perm);
-        if (build !== path) renameSync(build, path);
-      } catch (e) {
-        rmSync(build, { recursive: true, force: true });
-        throw e;
-      }
-    } catch (e) {
-      return hostErrno(e);
+    const hostMode = this.hostMode(S_IFDIR, perm);
+    const build = prep.lowerHas ? this.tmpRel(dir.rel) : prep.rel;
+    // A temporary one is the owner's own until its marker is in.
+    let r = this.upperLayer.mkdir(build, build === prep.rel ? hostMode : 0o700, this.metaFor(S_IFDIR | perm, o.uid, o.gid));
+    if (r < 0) return r;
+    if (build !== prep.rel) {
+      r = this.makeMarker(childRel(build, OPAQUE_MARKER));
+      if (r >= 0) r = this.upperLayer.setMeta(build, undefined, hostMode);
+    }
+    if (r >= 0 && !this.xattrs) r = this.giveHost(build, this.ids.hostUid(o.uid), this.ids.hostGid(o.gid));
+    if (r >= 0 && build !== prep.rel) r = this.upperLayer.rename(build, prep.rel);
+    if (r < 0) {
+      this.removeTree(build);
+      return r;
     }
     this.dropWhiteout(prep.whiteout);
     return 0;
   }
 
-  /** mknod(2): regular files and FIFOs; device nodes and sockets get EPERM. */
-  mknod(dir: OverlayInode, name: string, mode: number, cred: Cred): number {
+  /**
+   * mknod(2): regular files, FIFOs (host FIFOs, which the kernel never
+   * opens), and device nodes and sockets kept as empty regular host files
+   * whose xattr says what they are (EPERM where there is no xattr).
+   */
+  mknod(dir: OverlayInode, name: string, mode: number, rdev: number, cred: Cred): number {
+    this.metaGen++;
     const type = mode & S_IFMT;
     if (type === S_IFREG || type === 0) {
       const r = this.create(dir, name, mode, cred);
       return typeof r === 'number' ? r : 0;
     }
-    if (type === S_IFDIR) return -E.EINVAL;
-    if (type === S_IFCHR || type === S_IFBLK || type === S_IFSOCK) return -E.EPERM;
-    if (type !== S_IFIFO) return -E.EINVAL;
+    if (type !== S_IFIFO && type !== S_IFCHR && type !== S_IFBLK && type !== S_IFSOCK) return -E.EINVAL;
+    if (type !== S_IFIFO && !this.xattrs) return -E.EPERM;
     const prep = this.prepareCreate(dir, name);
     if (typeof prep === 'number') return prep;
-    const path = this.upperPath(prep.rel);
     const o = this.owner(dir, cred);
-    try {
-      this.mkfifo(path, mode & 0o7777);
-      this.chownNew(path, o.uid, o.gid);
-      chmodSync(path, mode & 0o7777);
-    } catch (e) {
-      return hostErrno(e);
+    const perm = mode & 0o7777;
+    let r: number;
+    if (type === S_IFIFO) {
+      r = this.upperLayer.mkfifo(prep.rel, perm & 0o777);
+      if (r >= 0) r = this.giveHost(prep.rel, this.ids.hostUid(o.uid), this.ids.hostGid(o.gid));
+    } else {
+      // The marker first: a crash in between leaves a marker with no node, which costs a listing a few lstats.
+      r = this.markNodes(dir.rel);
+      const meta = { uid: o.uid, gid: o.gid, mode: type | perm, rdev: type === S_IFSOCK ? 0 : rdev };
+      const f = r < 0 ? r : this.upperLayer.create(prep.rel, O_WRONLY, hostModeOf(S_IFREG, perm & 0o666), meta);
+      if (typeof f === 'number') r = f;
+      else closeSync(f.fd);
     }
+    if (r < 0) return r;
     this.dropWhiteout(prep.whiteout);
     return 0;
   }
 
   symlink(dir: OverlayInode, name: string, target: string, cred: Cred): number {
+    this.metaGen++;
     if (target === '') return -E.ENOENT; // symlink(2)
     const prep = this.prepareCreate(dir, name);
     if (typeof prep === 'number') return prep;
-    const path = this.upperPath(prep.rel);
     const o = this.owner(dir, cred);
-    try {
-      symlinkSync(target, path);
-      this.chownNew(path, o.uid, o.gid);
-    } catch (e) {
-      return hostErrno(e);
-    }
+    let r = this.upperLayer.symlink(prep.rel, target);
+    if (r >= 0) r = this.giveHost(prep.rel, this.ids.hostUid(o.uid), this.ids.hostGid(o.gid));
+    if (r < 0) return r;
     this.dropWhiteout(prep.whiteout);
     return 0;
   }
 
   link(dir: OverlayInode, name: string, target: Inode): number {
+    this.metaGen++;
     if (!(target instanceof OverlayInode) || target.fs !== this) return -E.EXDEV;
     if (target.type === S_IFDIR) return -E.EPERM;
     if (target.dead) return -E.ENOENT;
     const prep = this.prepareCreate(dir, name);
     if (typeof prep === 'number') return prep;
-    const r = this.copyUp(target.rel);
+    let r = this.copyUp(target.rel);
+    if (r >= 0 && keptAsRegular(target.type)) r = this.markNodes(dir.rel);
+    if (r >= 0) r = this.upperLayer.link(target.rel, prep.rel);
     if (r < 0) return r;
-    try {
-      linkSync(this.upperPath(target.rel), this.upperPath(prep.rel));
-    } catch (e) {
-      return hostErrno(e);
-    }
     this.dropWhiteout(prep.whiteout);
     return 0;
   }
@@ -891,13 +988,9 @@ export class OverlayFs implements FileSystem {
   // ----- removing names -----
 
   /** Hide lower `name` of `dir` (copied up already) if the lower layer has it. */
-  private whiteout(dir: DirRef, name: string): void {
-    if (!dir.merged || !this.exists(this.lowerPath(childRel(dir.rel, name)))) return;
-    try {
-      closeSync(openSync(this.upperPath(childRel(dir.rel, WHITEOUT_PREFIX + name)), O_CREAT | O_EXCL | O_WRONLY, 0o600));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
+  private whiteout(dir: DirRef, name: string): number {
+    if (!dir.merged || !this.lowerExists(childRel(dir.rel, name))) return 0;
+    return this.makeMarker(childRel(dir.rel, WHITEOUT_PREFIX + name));
   }
 
   /**
@@ -913,6 +1006,7 @@ export class OverlayFs implements FileSystem {
   }
 
   unlink(dir: OverlayInode, name: string): number {
+    this.metaGen++;
     if (dir.type !== S_IFDIR) return -E.ENOTDIR;
     if (dir.dead) return -E.ENOENT;
     if (isBadName(name)) return -E.EINVAL;
@@ -921,15 +1015,11 @@ export class OverlayFs implements FileSystem {
     if (p.type === S_IFDIR) return -E.EISDIR; // unlink(2) on Linux
     const rel = childRel(dir.rel, name);
     const st = this.toStat(p.st, p.ino);
-    const r = this.copyUp(dir.rel);
+    let r = this.copyUp(dir.rel);
+    // Whiteout first: a crash in between leaves the upper entry, which wins.
+    if (r >= 0) r = this.whiteout(dir, name);
+    if (r >= 0 && p.inUpper) r = this.upperLayer.unlink(rel);
     if (r < 0) return r;
-    try {
-      // Whiteout first: a crash in between leaves the upper entry, which wins.
-      this.whiteout(dir, name);
-      if (p.inUpper) unlinkSync(this.upperPath(rel));
-    } catch (e) {
-      return hostErrno(e);
-    }
     this.kill(rel, st);
     return 0;
   }
@@ -942,14 +1032,15 @@ export class OverlayFs implements FileSystem {
     return entries.length === 0;
   }
 
-  /** Remove what only the upper copy of an empty merged directory holds: whiteouts, its marker, leftovers. */
+  /** Remove what only the upper copy of an empty merged directory holds: whiteouts, its markers, leftovers. */
   private clearHidden(rel: string): void {
-    const names = this.list(this.upperPath(rel));
-    if (typeof names === 'number') return;
-    for (const n of names) if (n.startsWith(WHITEOUT_PREFIX)) rmSync(this.upperPath(childRel(rel, n)), { recursive: true, force: true });
+    const entries = this.upperLayer.readDir(rel);
+    if (typeof entries === 'number') return;
+    for (const { name } of entries) if (name.startsWith(WHITEOUT_PREFIX)) this.removeTree(childRel(rel, name));
   }
 
   rmdir(dir: OverlayInode, name: string): number {
+    this.metaGen++;
     if (dir.type !== S_IFDIR) return -E.ENOTDIR;
     if (dir.dead) return -E.ENOENT;
     if (isBadName(name)) return -E.EINVAL;
@@ -961,17 +1052,13 @@ export class OverlayFs implements FileSystem {
     if (typeof empty === 'number') return empty;
     if (!empty) return -E.ENOTEMPTY;
     const st = this.toStat(p.st, p.ino);
-    const r = this.copyUp(dir.rel);
-    if (r < 0) return r;
-    try {
-      this.whiteout(dir, name);
-      if (p.inUpper) {
-        this.clearHidden(rel);
-        rmdirSync(this.upperPath(rel));
-      }
-    } catch (e) {
-      return hostErrno(e);
+    let r = this.copyUp(dir.rel);
+    if (r >= 0) r = this.whiteout(dir, name);
+    if (r >= 0 && p.inUpper) {
+      this.clearHidden(rel);
+      r = this.upperLayer.unlink(rel, true);
     }
+    if (r < 0) return r;
     this.kill(rel, st);
     return 0;
   }
@@ -985,6 +1072,7 @@ export class OverlayFs implements FileSystem {
    * rename(2) callers other than mv(1) rarely handle).
    */
   rename(oldDir: OverlayInode, oldName: string, newDirIn: Inode, newName: string, flags: number): number {
+    this.metaGen++;
     if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) return -E.EINVAL;
     if (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE) return -E.EINVAL;
     if (flags & RENAME_WHITEOUT) return -E.EINVAL;
@@ -1027,29 +1115,22 @@ export class OverlayFs implements FileSystem {
     if (r >= 0) r = this.copyUp(newDir.rel);
     if (r >= 0) r = src.type === S_IFDIR ? this.copyUpTree({ rel: srcRel, merged: src.merged }) : this.copyUp(srcRel);
     if (r < 0) return r;
-    const dstWhiteout = this.upperPath(childRel(newDir.rel, WHITEOUT_PREFIX + newName));
-    try {
-      if (target?.type === S_IFDIR && target.inUpper) this.clearHidden(dstRel);
-      if (src.type === S_IFDIR) this.markOpaqueIfLower(newDir, newName, srcRel);
-      this.whiteout(oldDir, oldName);
-      renameSync(this.upperPath(srcRel), this.upperPath(dstRel));
-      rmSync(dstWhiteout, { force: true });
-    } catch (e) {
-      return hostErrno(e);
-    }
+    if (target?.type === S_IFDIR && target.inUpper) this.clearHidden(dstRel);
+    if (src.type === S_IFDIR) r = this.markOpaqueIfLower(newDir, newName, srcRel);
+    if (r >= 0 && keptAsRegular(src.type)) r = this.markNodes(newDir.rel);
+    if (r >= 0) r = this.whiteout(oldDir, oldName);
+    if (r >= 0) r = this.upperLayer.rename(srcRel, dstRel);
+    if (r < 0) return r;
+    this.upperLayer.unlink(childRel(newDir.rel, WHITEOUT_PREFIX + newName));
     if (target) this.kill(dstRel, dstStat);
     this.moveLive([[srcRel, dstRel]], src.type === S_IFDIR);
     return 0;
   }
 
   /** A directory about to appear at `newName` of `newDir` hides the lower one there. */
-  private markOpaqueIfLower(newDir: OverlayInode, newName: string, upperRel: string): void {
-    if (!newDir.merged || !this.exists(this.lowerPath(childRel(newDir.rel, newName)))) return;
-    try {
-      closeSync(openSync(this.upperPath(childRel(upperRel, OPAQUE_MARKER)), O_CREAT | O_EXCL | O_WRONLY, 0o600));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
+  private markOpaqueIfLower(newDir: OverlayInode, newName: string, upperRel: string): number {
+    if (!newDir.merged || !this.lowerExists(childRel(newDir.rel, newName))) return 0;
+    return this.makeMarker(childRel(upperRel, OPAQUE_MARKER));
   }
 
   /** RENAME_EXCHANGE: both copied up, swapped through a temporary name (not atomic on the host). */
@@ -1060,16 +1141,15 @@ export class OverlayFs implements FileSystem {
       if (r >= 0) r = p.type === S_IFDIR ? this.copyUpTree({ rel, merged: p.merged }) : this.copyUp(rel);
     }
     if (r < 0) return r;
-    const tmp = this.tmpPath(oldDir.rel);
-    try {
-      if (a.type === S_IFDIR) this.markOpaqueIfLower(newDir, baseName(bRel), aRel);
-      if (b.type === S_IFDIR) this.markOpaqueIfLower(oldDir, baseName(aRel), bRel);
-      renameSync(this.upperPath(aRel), tmp);
-      renameSync(this.upperPath(bRel), this.upperPath(aRel));
-      renameSync(tmp, this.upperPath(bRel));
-    } catch (e) {
-      return hostErrno(e);
-    }
+    const tmp = this.tmpRel(oldDir.rel);
+    if (a.type === S_IFDIR) r = this.markOpaqueIfLower(newDir, baseName(bRel), aRel);
+    if (r >= 0 && b.type === S_IFDIR) r = this.markOpaqueIfLower(oldDir, baseName(aRel), bRel);
+    if (r >= 0 && keptAsRegular(a.type)) r = this.markNodes(newDir.rel);
+    if (r >= 0 && keptAsRegular(b.type)) r = this.markNodes(oldDir.rel);
+    if (r >= 0) r = this.upperLayer.rename(aRel, tmp);
+    if (r >= 0) r = this.upperLayer.rename(bRel, aRel);
+    if (r >= 0) r = this.upperLayer.rename(tmp, bRel);
+    if (r < 0) return r;
     this.moveLive([[aRel, bRel], [bRel, aRel]], a.type === S_IFDIR || b.type === S_IFDIR);
     return 0;
   }
@@ -1097,7 +1177,7 @@ export class OverlayFs implements FileSystem {
       n.key.rel = rel;
       n.merged = false;
       n.upper = true;
-      const st = this.lstat(this.upperPath(rel));
+      const st = this.upperLayer.stat(rel);
       if (typeof st !== 'number') n.ino = this.inoOf(st, false);
       this.live.set(rel, new WeakRef(n));
     }
@@ -1105,7 +1185,7 @@ export class OverlayFs implements FileSystem {
 
   // ----- open -----
 
-  open(n: OverlayInode, flags: number): FileOps | number {
+  open(n: OverlayInode, flags: number, ctx: IoContext): FileOps | number {
     if (n.dead) return n.type === S_IFREG ? this.openFile(n, flags) : -E.ENOENT;
     const acc = flags & O_ACCMODE;
     switch (n.type) {
@@ -1120,12 +1200,15 @@ export class OverlayFs implements FileSystem {
         return n.pipe.openFifo(flags);
       case S_IFLNK:
         return -E.ELOOP;
-      case S_IFCHR:
-      case S_IFBLK:
-        // The root is a "nodev" mount: its device nodes do not open (mount(8), EACCES as Linux gives).
-        return -E.EACCES;
+      case S_IFCHR: {
+        // The kernel's own driver for its number, as a tmpfs node opens; never a host device.
+        const st = this.getattr(n);
+        if (typeof st === 'number') return st;
+        const drv = this.devices.get(st.rdev);
+        return drv ? drv(flags, ctx, st.rdev) : -E.ENXIO;
+      }
       default:
-        return -E.ENXIO; // open(2): a socket
+        return -E.ENXIO; // open(2): a socket, or a block device no driver serves
     }
   }
 
@@ -1140,48 +1223,70 @@ export class OverlayFs implements FileSystem {
     }
     const first = this.openHost(n, acc, trunc);
     if (typeof first === 'number') return first;
-    return new OverlayFileOps(n, first.fd, first.lower, trunc);
+    return new OverlayFileOps(n, first.fd, first.lower, trunc, writing ? this.setIdOf(first.st) : undefined);
+  }
+
+  /** The guest's metadata of an open file when it has set-id bits a write may have to drop, else undefined. */
+  private setIdOf(st: HostStat): GuestMeta | undefined {
+    const m = guestMetaOf(st, this.ids);
+    return m.mode & (S_ISUID | S_ISGID) ? m : undefined;
+  }
+
+  /**
+   * A write by someone without CAP_FSETID drops set-user-ID, and
+   * set-group-ID of a group-executable file (file_remove_privs()), as
+   * the current metadata of open file `fd` has them.
+   */
+  dropSetIdOnWrite(fd: number): void {
+    this.metaGen++;
+    const st = hostFileStat(fd);
+    if (typeof st === 'number') return;
+    const m = guestMetaOf(st, this.ids);
+    let mode = m.mode & ~S_ISUID;
+    if (mode & S_IXGRP) mode &= ~S_ISGID;
+    if (mode === m.mode) return;
+    setHostFileMeta(fd, this.xattrs ? { ...m, mode } : undefined, this.hostMode(S_IFREG, mode & 0o7777));
   }
 
   /**
    * Open the copy that counts: the upper one if the inode has one (always
    * so for writing: the caller copied up first), else the lower one, read-only.
    */
-  openHost(n: OverlayInode, acc: number, trunc: boolean): { fd: number; lower: boolean } | number {
+  openHost(n: OverlayInode, acc: number, trunc: boolean): HostOpen | number {
     // A deleted file still open somewhere (open of /proc/PID/fd/N): reopen that description's file.
     if (n.dead) {
       const fd = n.openFds.values().next();
-      return fd.done ? -E.ENOENT : this.openUpper(`/proc/self/fd/${fd.value}`, acc, trunc);
+      if (fd.done) return -E.ENOENT;
+      const r = reopenHostFile(fd.value, this.hostFlags(acc, trunc));
+      return typeof r === 'number' ? r : { fd: r.fd, lower: false, st: r.st };
     }
     // Writing: the caller copied the file up first.
-    if (acc !== O_RDONLY || trunc) return this.openUpper(this.upperPath(n.rel), acc, trunc);
+    if (acc !== O_RDONLY || trunc) return this.openUpper(n.rel, acc, trunc);
     // Only a host change behind the kernel's back takes the copy away: then the other layer's is read.
     const r = this.openRead(n.rel, !n.upper);
     return r === -E.ENOENT ? this.openRead(n.rel, n.upper) : r;
   }
 
-  private openRead(rel: string, lower: boolean): { fd: number; lower: boolean } | number {
-    try {
-      return { fd: openSync(this.layerPath(rel, lower), constants.O_RDONLY | O_NOFOLLOW), lower };
-    } catch (e) {
-      return hostErrno(e);
-    }
+  private openRead(rel: string, lower: boolean): HostOpen | number {
+    const r = (lower ? this.lowerLayer : this.upperLayer).open(rel, O_RDONLY);
+    return typeof r === 'number' ? r : { fd: r.fd, lower, st: r.st };
   }
 
-  private openUpper(path: string, acc: number, trunc: boolean): { fd: number; lower: boolean } | number {
-    const extra = O_NOFOLLOW | (trunc ? O_TRUNC : 0);
-    try {
-      if (acc === O_RDONLY && !trunc) return { fd: openSync(path, constants.O_RDONLY | O_NOFOLLOW), lower: false };
-      try {
-        // O_RDWR even for O_WRONLY: a shared writable mapping needs a readable fd (mmap(2), EACCES).
-        return { fd: openSync(path, O_RDWR | extra), lower: false };
-      } catch (e) {
-        if (acc !== O_WRONLY || hostErrno(e) !== -E.EACCES) throw e;
-        return { fd: openSync(path, O_WRONLY | extra), lower: false };
-      }
-    } catch (e) {
-      return hostErrno(e);
+  /** O_RDWR even for O_WRONLY: a shared writable mapping needs a readable fd (mmap(2), EACCES). */
+  private hostFlags(acc: number, trunc: boolean): number {
+    return (acc === O_RDONLY ? O_RDONLY : O_RDWR) | (trunc ? O_TRUNC : 0);
+  }
+
+  private openUpper(rel: string, acc: number, trunc: boolean): HostOpen | number {
+    let r = this.upperLayer.open(rel, this.hostFlags(acc, trunc));
+    if (r === -E.EACCES && acc === O_WRONLY) r = this.upperLayer.open(rel, O_WRONLY | (trunc ? O_TRUNC : 0));
+    if (typeof r === 'number') return r;
+    // A set-id bit an older vmctl left on the host file goes before it is written.
+    if (r.st.mode & (S_ISUID | S_ISGID)) {
+      this.metaGen++;
+      this.changeOwnerMode(rel, {});
     }
+    return { fd: r.fd, lower: false, st: r.st };
   }
 }
 
@@ -1207,8 +1312,13 @@ class OverlayFileOps implements FileOps {
   /** n.copyUps when `fd` was opened */
   private seen: number;
 
-  /** The host open had O_TRUNC (see FileOps.truncated). */
-  constructor(private readonly n: OverlayInode, private fd: number, private lower: boolean, readonly truncated: boolean) {
+  /**
+   * The host open had O_TRUNC (see FileOps.truncated). `setId`: opened
+   * for writing, the file had set-id bits, which a write by someone other
+   * than root drops.
+   */
+  constructor(private readonly n: OverlayInode, private fd: number, private lower: boolean, readonly truncated: boolean,
+    private setId: GuestMeta | undefined) {
     this.seen = n.copyUps;
     n.openFds.add(fd);
   }
@@ -1230,12 +1340,20 @@ class OverlayFileOps implements FileOps {
     return this.fd;
   }
 
+  private wrote(ctx: IoContext): void {
+    if (!this.setId || ctx.cred.euid === 0) return;
+    this.setId = undefined;
+    this.n.fs.dropSetIdOnWrite(this.fd);
+  }
+
   read(_f: OpenFile, _ctx: IoContext, len: number, pos: number): Uint8Array | number {
     return readAt(this.current(), len, pos);
   }
 
-  write(_f: OpenFile, _ctx: IoContext, data: Uint8Array, pos: number): number {
-    return writeAt(this.fd, data, pos);
+  write(_f: OpenFile, ctx: IoContext, data: Uint8Array, pos: number): number {
+    const n = writeAt(this.fd, data, pos);
+    if (n > 0) this.wrote(ctx);
+    return n;
   }
 
   readToGuest(_f: OpenFile, ctx: IoContext, addr: number, len: number, pos: number): number {
@@ -1245,7 +1363,10 @@ class OverlayFileOps implements FileOps {
 
   writeFromGuest(_f: OpenFile, ctx: IoContext, addr: number, len: number, pos: number): number {
     const bad = badWrite(pos, len);
-    return bad || ctx.guestToFile(this.fd, pos, addr, len);
+    if (bad) return bad;
+    const n = ctx.guestToFile(this.fd, pos, addr, len);
+    if (n > 0) this.wrote(ctx);
+    return n;
   }
 
   poll(): number {

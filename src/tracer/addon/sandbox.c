@@ -400,6 +400,8 @@ int sandbox_zygote(const struct sandbox_spec *spec, int stub_fd, struct sandbox_
 	rep->layers |= spec->ns_layers;
 	/* setns(CLONE_NEWNS) moved root and cwd to the empty root: nothing else is in view */
 	if (root) {
+		/* while it may: without CAP_SETPCAP the bounding set stays */
+		drop_capability_sets();
 		ret = become_nobody();
 		if (ret < 0) {
 			rep->failed_step = SANDBOX_STEP_NOBODY;
