@@ -8,7 +8,7 @@ import { CONTROL_COMMANDS, HALT_STATUS } from '../src/kernel/control/protocol.ts
 export default class Ctl extends VmctlCommand {
   static override summary = "Control a running guest through its control socket (like UML's mconsole).";
 
-  static override description = `Every guest vmctl boots listens on a Unix socket in its state directory (<state>/<guest>/<rootfs>/control.sock). GUEST is a guest name (as given to boot) or the path of a socket or state directory.
+  static override description = `Every guest vmctl boots listens on a Unix socket in its state directory (<state>/<instance>/<rootfs>/control.sock, the instance being the guest name or boot --name). GUEST is an instance name (the guest name, or the --name given to boot) or the path of a socket or state directory.
 Commands:
   ps                 guest threads: pid, tid, host tid, state, the syscall each is in or parked in, command
   stack PID          registers and the top 16 words of the user stack of a guest process or thread

@@ -7,7 +7,7 @@ import { NR } from './syscall-names.ts';
 import type { Kernel } from './kernel.ts';
 import {
   CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, SA_NOCLDSTOP, SA_NOCLDWAIT, SIG_IGN,
-  SIGCHLD, SIGCONT, SIGHUP, SIGKILL,
+  NSIG, SIGCHLD, SIGCONT, SIGHUP, SIGKILL,
 } from './signal-state.ts';
 import { sendToProcess } from './signals.ts';
 import { type ChildEvent, Process, Task, TaskState } from './task.ts';
@@ -43,10 +43,14 @@ function notifyParent(k: Kernel, child: Process, e: ChildEvent): void {
     return;
   }
   const sig = isExit ? child.exitSignal : SIGCHLD;
-  if (sig > 0) {
+  // clone(2) takes any exit signal in CSIGNAL; do_notify_parent() sends only a valid one.
+  if (sig > 0 && sig <= NSIG) {
+    // The exit signal is the child's own choice (clone's CSIGNAL): init takes it as a signal
+    // from inside its pid namespace, and a SIG_DFL one does nothing to it (do_notify_parent
+    // does not force it past SIGNAL_UNKILLABLE).
     sendToProcess(k, parent, {
       signo: sig, code: siginfoCode(e), pid: child.pid, uid: child.cred.uid,
-      status: e.kind === 'exited' ? e.value : e.value,
+      status: e.kind === 'exited' ? e.value : e.value, fromGuest: true,
     });
   }
   parent.childEvents.wakeAll();

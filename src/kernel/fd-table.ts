@@ -3,7 +3,17 @@
  * copied on fork). Descriptors point at shared open file descriptions.
  */
 import { E } from './errno.ts';
+import { Charge, kernelMemory, releaseFor } from './memory-budget.ts';
 import type { OpenFile } from './vfs/types.ts';
+
+/**
+ * What an open file description costs the guest's memory while a
+ * descriptor refers to it: the kernel's objects for it (the description,
+ * its ops and their closures, the fd entries), measured at about 2.8 KB
+ * for an open tmpfs file, rounded up. Linux charges its struct file to
+ * the memory cgroup too (filp_cachep is SLAB_ACCOUNT).
+ */
+const FILE_COST = 4096;
 
 interface FdEntry {
   file: OpenFile;
@@ -29,10 +39,15 @@ export class FdTable {
     if (e) e.cloexec = on;
   }
 
-  /** Lowest free descriptor >= minFd (open, dup, F_DUPFD). */
+  /**
+   * Lowest free descriptor >= minFd (open, dup, F_DUPFD). EMFILE past
+   * RLIMIT_NOFILE; ENFILE when a new description does not fit in the
+   * guest's memory (alloc_empty_file's "too many open files in system").
+   */
   install(file: OpenFile, cloexec: boolean, minFd = 0): number {
     for (let fd = minFd; fd < this.limit; fd++) {
       if (!this.fds[fd]) {
+        if (file.refs === 0 && !kernelMemory.charge(FILE_COST, Charge.Heap)) return -E.ENFILE;
         this.fds[fd] = { file, cloexec };
         file.refs++;
         return fd;
@@ -44,6 +59,7 @@ export class FdTable {
   /** dup2/dup3: replace whatever `fd` held. */
   installAt(fd: number, file: OpenFile, cloexec: boolean): number {
     if (fd < 0 || fd >= this.limit) return -E.EBADF;
+    if (file.refs === 0 && !kernelMemory.charge(FILE_COST, Charge.Heap)) return -E.ENFILE;
     const old = this.fds[fd];
     this.fds[fd] = { file, cloexec };
     file.refs++;
@@ -99,5 +115,8 @@ export class FdTable {
 }
 
 function drop(file: OpenFile): void {
-  if (--file.refs === 0) file.ops.release?.(file);
+  if (--file.refs !== 0) return;
+  kernelMemory.uncharge(FILE_COST, Charge.Heap);
+  releaseFor(file);
+  file.ops.release?.(file);
 }

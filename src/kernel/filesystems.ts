@@ -7,12 +7,13 @@ import type { HostConsole } from './host-console.ts';
 import type { Kernel } from './kernel.ts';
 import { createProcView, hostRootPrefixes } from './proc-view.ts';
 import { filesystemTypes } from './syscalls/fs-dir.ts';
-import { createDevfs } from './vfs/devfs.ts';
+import { createDevfs, memDevices } from './vfs/devfs.ts';
 import { allocDev, MountTable } from './vfs/mounts.ts';
 import { OverlayFs } from './vfs/overlay-fs.ts';
 import type { Location } from './vfs/path-walk.ts';
 import { createProcfs } from './vfs/procfs.ts';
 import { Tmpfs } from './vfs/tmpfs.ts';
+import { parseTmpfsOptions } from './vfs/tmpfs-options.ts';
 import type { Cred, FileSystem, Inode } from './vfs/types.ts';
 
 const ROOT_CRED: Cred = { uid: 0, gid: 0, euid: 0, egid: 0, fsuid: 0, fsgid: 0, groups: [] };
@@ -28,7 +29,8 @@ export function mountKernelFilesystems(k: Kernel, opts: KernelBootOptions, conso
   k.mounts = mounts;
   const memfd = (name: string) => k.platform.memfd(name);
 
-  const root = new OverlayFs(opts.lowerRoot, opts.upperRoot, allocDev());
+  // A device node a guest makes on its root opens the drivers /dev's nodes open.
+  const root = new OverlayFs(opts.lowerRoot, opts.upperRoot, allocDev(), memDevices);
   mounts.mount(root, '/', 'overlay', 'rw,relatime');
   hostRootPrefixes.splice(0, hostRootPrefixes.length, ...[root.upper, root.lower].sort((a, b) => b.length - a.length));
   ensureDir(root.root, 'dev', 0o755);
@@ -48,15 +50,20 @@ export function mountKernelFilesystems(k: Kernel, opts: KernelBootOptions, conso
     tty: console.ttyAliasInode(devInfo, 900002),
   });
   mounts.mount(devfs, '/dev', 'devtmpfs', 'rw,nosuid,relatime,mode=755');
-  mounts.mount(new Tmpfs(allocDev(), memfd), '/dev/shm', 'tmpfs', 'rw,nosuid,nodev');
+  // Every tmpfs defaults to half the guest's memory (tmpfs(5): half of RAM); all of them share that memory.
+  const ramBytes = opts.memBytes;
+  mounts.mount(new Tmpfs(allocDev(), memfd, { ramBytes }), '/dev/shm', 'tmpfs', 'rw,nosuid,nodev');
 
   const view = createProcView(k);
   const newProc = () => createProcfs(view, allocDev());
   mounts.mount(newProc(), '/proc', 'proc', 'rw,nosuid,nodev,noexec,relatime');
-  mounts.mount(new Tmpfs(allocDev(), memfd), '/tmp', 'tmpfs', 'rw,nosuid,nodev');
+  mounts.mount(new Tmpfs(allocDev(), memfd, { ramBytes }), '/tmp', 'tmpfs', 'rw,nosuid,nodev');
 
   filesystemTypes.set('proc', () => newProc());
-  filesystemTypes.set('tmpfs', () => new Tmpfs(allocDev(), memfd));
+  filesystemTypes.set('tmpfs', (_k, _source, data) => {
+    const params = parseTmpfsOptions(data, ramBytes);
+    return typeof params === 'number' ? params : new Tmpfs(allocDev(), memfd, { params, ramBytes });
+  });
   filesystemTypes.set('devtmpfs', () => devfs!);
 
   return { rootLocation: [{ name: '', inode: root.root }], devfs };

@@ -168,7 +168,7 @@ const MAX_RW_COUNT = 0x7ffff000;
  * below TASK_SIZE_MAX (address 0 included; it faults later). 6.1 checked
  * only that the end has no sign bit.
  */
-function accessOk(addr: number, len: number): boolean {
+export function accessOk(addr: number, len: number): boolean {
   return len <= TASK_SIZE && addr >= 0 && addr <= TASK_SIZE - len;
 }
 

@@ -99,6 +99,8 @@ export class Kernel {
    * Off for `--exec`, whose command must die of the signals it is sent.
    */
   initUnkillable = true;
+  /** --pids-max: guest tasks (threads and unreaped zombies) alive at once; clone past it is EAGAIN (task-limits.ts) */
+  pidsMax = Number.MAX_SAFE_INTEGER;
   mounts!: MountTable;
   rootLocation!: Location;
   /** per-syscall counts, for --stats */

@@ -38,6 +38,12 @@ export interface SigInfo {
   value?: number;
   /** a fault forced on the thread (force_sig_fault): init is not immune to it */
   forced?: boolean;
+  /**
+   * sent by a guest process (kill, tgkill, sigqueue): from inside init's
+   * pid namespace, so init never acts on it by default (SIGNAL_UNKILLABLE),
+   * --exec or not
+   */
+  fromGuest?: boolean;
 }
 
 export const enum DefaultAction { Terminate, Core, Ignore, Stop, Continue }

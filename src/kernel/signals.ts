@@ -11,7 +11,7 @@ import { exitProcess, stopProcess, continueProcess } from './exit.ts';
 import {
   DefaultAction, defaultAction, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_SIGINFO,
   SIG_DFL, SIG_IGN, SIGCHLD, SIGCONT, SIGKILL, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, sigbit, UNBLOCKABLE,
-  type SigInfo, SI_KERNEL,
+  type SigInfo, SI_KERNEL, SI_USER,
 } from './signal-state.ts';
 import { Process, Task, TaskState } from './task.ts';
 
@@ -33,6 +33,8 @@ export function sendToProcess(k: Kernel, p: Process, info: SigInfo): void {
   if (!p.alive || p.exiting) return;
   const sig = info.signo;
   if (sig === 0) return;
+  // SIGNAL_UNKILLABLE: init never dies of a SIGKILL sent from inside the guest.
+  if (sig === SIGKILL && p.pid === 1 && info.fromGuest) return;
   prepareSignal(k, p, sig);
   if (sig === SIGKILL) {
     exitProcess(k, p, { kind: 'killed', value: SIGKILL, core: false });
@@ -45,11 +47,52 @@ export function sendToProcess(k: Kernel, p: Process, info: SigInfo): void {
   notifyThreads(k, p, sig);
 }
 
+/** The first real-time signal, as the kernel numbers them (glibc's SIGRTMIN is above its own two). */
+const SIGRTMIN = 32;
+const RLIMIT_SIGPENDING = 11;
+
+/** Signals queued for the processes and threads of user `uid` (the count RLIMIT_SIGPENDING bounds). */
+function queuedFor(k: Kernel, uid: number): number {
+  let n = 0;
+  for (const p of k.procs.values()) {
+    if (!p.alive || p.cred.uid !== uid) continue;
+    n += p.sharedPending.length;
+    for (const t of p.threads) n += t.pending.length;
+  }
+  return n;
+}
+
+/**
+ * A signal from a guest process (kill, tgkill, sigqueue) to `target`, or
+ * to its thread `thread`: 0, or -EAGAIN for a real-time signal that would
+ * queue past the receiving user's RLIMIT_SIGPENDING (__sigqueue_alloc).
+ * kill(2)'s own (SI_USER) is not refused: it is delivered without a queue
+ * entry of its own, so one already pending stands for it (Linux's "lost
+ * info"). Standard signals are never queued twice, so never counted out.
+ */
+export function sendFromGuest(k: Kernel, target: Process, info: SigInfo, thread?: Task): number {
+  info.fromGuest = true;
+  const sig = info.signo;
+  if (sig >= SIGRTMIN) {
+    const limit = target.rlimits.get(RLIMIT_SIGPENDING)?.cur ?? Infinity;
+    if (queuedFor(k, target.cred.uid) >= limit) {
+      if (info.code !== SI_USER) return -E.EAGAIN;
+      const lists = thread ? [thread.pending] : [target.sharedPending];
+      if (lists.some((l) => hasPending(l, sig))) return 0;
+    }
+  }
+  if (thread) sendToThread(k, thread, info);
+  else sendToProcess(k, target, info);
+  return 0;
+}
+
 /** Send a thread-directed signal (tgkill(2), faults). */
 export function sendToThread(k: Kernel, t: Task, info: SigInfo): void {
   const p = t.proc;
   if (!p.alive || p.exiting || t.state === TaskState.Dead) return;
   const sig = info.signo;
+  // SIGNAL_UNKILLABLE: init never dies of a SIGKILL sent from inside the guest.
+  if (sig === SIGKILL && p.pid === 1 && info.fromGuest) return;
   prepareSignal(k, p, sig);
   if (sig === SIGKILL) {
     exitProcess(k, p, { kind: 'killed', value: SIGKILL, core: false });
@@ -147,14 +190,14 @@ export function deliverSignals(k: Kernel, t: Task): boolean {
       if (d === DefaultAction.Ignore || d === DefaultAction.Continue) continue;
       if (d === DefaultAction.Stop) {
         // init (pid 1) is immune to signals it does not handle.
-        if (p.pid === 1 && k.initUnkillable) continue;
+        if (p.pid === 1 && (k.initUnkillable || info.fromGuest)) continue;
         if (sig !== SIGSTOP && k.isOrphanedPgrp(p.pgid)) continue;
         stopProcess(k, p, sig);
         fixRestart(t, false, 0);
         t.state = TaskState.Stopped;
         return false;
       }
-      if (p.pid === 1 && k.initUnkillable && !info.forced) continue;
+      if (p.pid === 1 && (k.initUnkillable || info.fromGuest) && !info.forced) continue;
       // The core bit is set only when a core could be written: RLIMIT_CORE (4) above 0.
       const core = d === DefaultAction.Core && (p.rlimits.get(4)?.cur ?? 0) > 0;
       exitProcess(k, p, { kind: 'killed', value: sig, core });

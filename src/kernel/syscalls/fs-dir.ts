@@ -15,6 +15,7 @@ import {
   AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, fileLocation, lookupAt, lookupAtFlags, lookupParentAt,
 } from '../lookup.ts';
 import type { Task } from '../task.ts';
+import { holdFor } from '../memory-budget.ts';
 import { locInode, locPath, type Location } from '../vfs/path-walk.ts';
 import {
   DT_DIR, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK,
@@ -126,6 +127,9 @@ function prepareCreate(k: Kernel, t: Task, dirfd: number, path: string, isDir: b
 
 // ----- listing -----
 
+/** What one entry of a directory snapshot costs the kernel's heap, besides its name (measured about 50 bytes). */
+const DIRENT_COST = 64;
+
 /** '.' and '..' then the filesystem's entries: one snapshot per open directory, f.pos indexes it. */
 function dirSnapshot(f: OpenFile): DirEntry[] | number {
   if (f.dirCache) return f.dirCache;
@@ -138,6 +142,10 @@ function dirSnapshot(f: OpenFile): DirEntry[] | number {
   if (loc && loc.length >= 2 && !sameInode(self, self.fs.root)) parentIno = loc[loc.length - 2]!.inode.ino;
   const out: DirEntry[] = [{ name: '.', ino: self.ino, type: DT_DIR }, { name: '..', ino: parentIno, type: DT_DIR }];
   for (const e of list) if (e.name !== '.' && e.name !== '..') out.push(e);
+  // The snapshot lives as long as the open directory: the guest's memory (a big directory opened many times).
+  let bytes = 0;
+  for (const e of out) bytes += DIRENT_COST + e.name.length;
+  if (!holdFor(f, bytes)) return -E.ENOMEM;
   f.dirCache = out;
   return out;
 }
@@ -164,7 +172,9 @@ function fillDirents(k: Kernel, t: Task, fd: number, dirp: number, count: number
   if (f.inode.type !== S_IFDIR) return -E.ENOTDIR;
   const list = dirSnapshot(f);
   if (typeof list === 'number') return list;
-  const cap = Math.min(count, 1 << 20);
+  // The callback keeps the count as an int (struct getdents_callback in
+  // fs/readdir.c): past INT_MAX it is negative, and no record fits.
+  const cap = count > 0x7fffffff ? 0 : Math.min(count, 1 << 20);
   const buf = Buffer.alloc(Math.max(0, cap));
   let off = 0, i = f.pos;
   for (; i < list.length; i++) {
@@ -647,7 +657,10 @@ function sysMount(k: Kernel, t: Task, sourcePtr: number, targetPtr: number, type
     if (!here) return -E.EINVAL;
     // The mount table cannot change options in place: only a remount that keeps ro/rw is honoured.
     const wasRo = here.options.split(',').includes('ro');
-    return wasRo === ((flags & MS_RDONLY) !== 0) ? 0 : -E.EINVAL;
+    if (wasRo !== ((flags & MS_RDONLY) !== 0)) return -E.EINVAL;
+    // The filesystem's own options (tmpfs's size=) change as its reconfigure allows;
+    // MS_BIND|MS_REMOUNT changes only the mount's flags (do_reconfigure_mnt).
+    return flags & MS_BIND ? 0 : here.fs.remount?.(data) ?? 0;
   }
   if (flags & MS_BIND) {
     if (source === undefined || source === '') return -E.EINVAL;
@@ -671,7 +684,8 @@ function sysMount(k: Kernel, t: Task, sourcePtr: number, targetPtr: number, type
   if (locInode(loc).type !== S_IFDIR) return -E.ENOTDIR;
   const fs = factory(k, source ?? '', data);
   if (typeof fs === 'number') return fs;
-  return k.mounts.mount(fs, targetPath, source || 'none', mountOptions(flags, data));
+  // A filesystem that shows its own options (tmpfs) has them parsed; /proc/mounts asks it.
+  return k.mounts.mount(fs, targetPath, source || 'none', mountOptions(flags, fs.showOptions ? '' : data));
 }
 
 /**
@@ -723,6 +737,11 @@ function sysUmount2(k: Kernel, t: Task, targetPtr: number, flagsArg: number): nu
   }
   const r = k.mounts.umount(path);
   if (r === 0) expiring.delete(path);
+  // The last mount of a filesystem went with nothing left under it: what it holds goes
+  // (a tmpfs's files, as kill_litter_super() drops them), and the guest has its memory back.
+  if (r === 0 && !k.mounts.list().some((o) => o.fs.dev === m.fs.dev) && !mountBusy(k, path, m.fs.root)) {
+    m.fs.release?.();
+  }
   return r;
 }
 

@@ -2,7 +2,9 @@
  * File I/O syscalls: open, read, write and friends, descriptors, fcntl,
  * ioctl, pipes.
  */
+import { Reg } from '../../platform/regs.ts';
 import { E } from '../errno.ts';
+import { accessOk } from '../guest-memory.ts';
 import { ioContext } from '../io-context.ts';
 import type { Kernel } from '../kernel.ts';
 import { AT_FDCWD, lookupAt, lookupParentAt, openLocation } from '../lookup.ts';
@@ -10,7 +12,9 @@ import { sendToThread } from '../signals.ts';
 import { SIGPIPE, SI_USER } from '../signal-state.ts';
 import type { Task } from '../task.ts';
 import { locInode } from '../vfs/path-walk.ts';
-import { createPipe, pipefs } from '../vfs/pipe.ts';
+import { createPipe, pipefs, pipeOf } from '../vfs/pipe.ts';
+import { setPipeSize } from '../vfs/pipe-size.ts';
+import { releaseFor } from '../memory-budget.ts';
 import { OpenFile, S_IFDIR, S_IFLNK, S_IFREG, type FileOps } from '../vfs/types.ts';
 import { inodePermission, onReadOnlyMount, R_OK, W_OK, X_OK } from './fs-meta.ts';
 import { BLOCK } from '../syscall-result.ts';
@@ -21,6 +25,8 @@ export const O_ACCMODE = 3, O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0o
   O_ASYNC = 0o20000, O_DIRECT = 0o40000, O_LARGEFILE = 0o100000, O_DIRECTORY = 0o200000,
   O_NOFOLLOW = 0o400000, O_NOATIME = 0o1000000, O_CLOEXEC = 0o2000000, O_SYNC = 0o4010000,
   O_PATH = 0o10000000, O_TMPFILE = 0o20200000;
+/** O_TMPFILE's own bit; O_TMPFILE is it and O_DIRECTORY (include/uapi/asm-generic/fcntl.h). */
+const __O_TMPFILE = 0o20000000;
 
 const VALID_OPEN_FLAGS = O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC |
   O_ASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC | O_SYNC | O_PATH | O_TMPFILE;
@@ -52,13 +58,17 @@ function writable(f: OpenFile): boolean {
  * for open, but O_TMPFILE without O_DIRECTORY semantics is EINVAL).
  */
 export function doOpen(k: Kernel, t: Task, dirfd: number, path: string, flags: number, mode: number): number {
-  // build_open_flags(): O_TMPFILE needs write access; O_CREAT|O_DIRECTORY is EINVAL (Linux 6.4+).
-  if ((flags & O_TMPFILE) === O_TMPFILE) {
-    const a = flags & O_ACCMODE;
-    return a === O_WRONLY || a === O_RDWR ? -E.EOPNOTSUPP : -E.EINVAL;
-  }
-  if ((flags & O_CREAT) && (flags & O_DIRECTORY)) return -E.EINVAL;
+  // build_open_how() (fs/open.c): O_PATH beats everything else, so an open
+  // with every flag set is an O_PATH|O_DIRECTORY|O_NOFOLLOW lookup.
   if (flags & O_PATH) flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+  // build_open_flags(), in its order: O_CREAT|O_DIRECTORY is EINVAL (Linux
+  // 6.4+), which also covers O_TMPFILE|O_CREAT; O_TMPFILE's own bit needs
+  // O_DIRECTORY beside it and an access mode that may write (3 may).
+  if ((flags & O_CREAT) && (flags & O_DIRECTORY)) return -E.EINVAL;
+  if (flags & __O_TMPFILE) {
+    if (!(flags & O_DIRECTORY) || (flags & O_ACCMODE) === O_RDONLY) return -E.EINVAL;
+    return -E.EOPNOTSUPP;
+  }
   // Access mode 3 is allowed: it needs read and write permission and gives
   // a descriptor for ioctls only (open(2), "File access mode").
   const acc = flags & O_ACCMODE;
@@ -82,8 +92,11 @@ export function doOpen(k: Kernel, t: Task, dirfd: number, path: string, flags: n
     return -E.EEXIST;
   }
   const inode = locInode(loc);
-  if (inode.type === S_IFLNK) return (flags & O_PATH) ? openPath(t, loc, flags) : -E.ELOOP;
+  // do_open(): O_DIRECTORY on anything but a directory is ENOTDIR, a symlink
+  // that O_NOFOLLOW left as the last component included; only then does
+  // may_open() refuse to open a symlink (ELOOP) unless it is O_PATH.
   if ((flags & O_DIRECTORY) && inode.type !== S_IFDIR) return -E.ENOTDIR;
+  if (inode.type === S_IFLNK) return (flags & O_PATH) ? openPath(t, loc, flags) : -E.ELOOP;
   if (inode.type === S_IFDIR && (acc !== O_RDONLY || (flags & O_CREAT && !(flags & O_PATH)))) return -E.EISDIR;
   if (flags & O_PATH) return openPath(t, loc, flags);
   // do_open(): a file this call created is neither checked against its new
@@ -165,19 +178,54 @@ function undeliverable(f: OpenFile, data: Uint8Array): number {
   return -E.EFAULT;
 }
 
+/**
+ * access_ok() on a read or write buffer: the whole of `count` bytes from
+ * `buf` lies in the user address space. vfs_read() and vfs_write()
+ * (fs/read_write.c) check it before anything moves, so a count that runs
+ * past the top fails with EFAULT even where the file would have given or
+ * taken only a few bytes. A count with the sign bit set (a size_t past
+ * SSIZE_MAX) is a negative number here and fails the same way.
+ */
+function userBuffer(buf: number, count: number): boolean {
+  return count >= 0 && accessOk(buf, count);
+}
+
+/**
+ * rw_verify_area() (fs/read_write.c) for a pread/pwrite: the end of the
+ * range must still be a loff_t. An offset past 2^53 is not an exact number,
+ * so that one is checked on the 64 bits of its register (the fourth
+ * argument's, r10).
+ */
+function rangeOverflows(t: Task, pos: number, count: number): boolean {
+  if (pos + count < 2 ** 53) return false;
+  const raw = t.regs.raw;
+  const exact = (BigInt(raw[2 * Reg.R10 + 1]!) << 32n) | BigInt(raw[2 * Reg.R10]! >>> 0);
+  return exact + BigInt(count) > 0x7fffffffffffffffn;
+}
+
+/** A regular file's read at an offset too large to be exact: past its end, as every such file's is. */
+function pastEndOfFile(f: OpenFile, pos: number): boolean {
+  if (pos < 2 ** 53 || f.inode.type !== S_IFREG) return false;
+  const st = f.inode.getattr();
+  return typeof st !== 'number' && st.size <= pos;
+}
+
+/** Read implements Linux syscall read(2), with vfs_read()'s checks in its order. */
 function sysRead(k: Kernel, t: Task, fd: number, buf: number, count: number): number {
   const f = getFile(t, fd | 0);
   if (typeof f === 'number') return f;
   if (!readable(f)) return -E.EBADF;
-  // size_t beyond the address space: access_ok() fails first (EFAULT).
-  if (count < 0) return -E.EFAULT;
+  if (!userBuffer(buf, count)) return -E.EFAULT;
+  // generic_read_dir(): EISDIR even for a count of 0.
+  if (f.inode.type === S_IFDIR) return -E.EISDIR;
   if (count === 0) return 0;
   if (f.ops.readToGuest) return readToGuest(k, t, f, buf, count, undefined);
   const r = readFrom(k, t, f, Math.min(count, MAX_RW), undefined);
   if (typeof r === 'number') return r;
-  if (copyOut(k, t, buf, r) < 0) return undeliverable(f, r);
-  consume(f, undefined, r.length);
-  return r.length;
+  const n = scatter(k, t, f, [{ base: buf, len: r.length }], r);
+  if (n < 0) return undeliverable(f, r);
+  consume(f, undefined, n);
+  return n;
 }
 
 /** read/pread64 straight into the guest's buffer (FileOps.readToGuest). */
@@ -188,23 +236,26 @@ function readToGuest(k: Kernel, t: Task, f: OpenFile, buf: number, count: number
   return n;
 }
 
-function copyOut(k: Kernel, t: Task, buf: number, data: Uint8Array): number {
-  if (data.length === 0) return 0;
-  const w = k.mem.write(t.proc.mm.hostPid, buf, data);
-  return w < 0 ? w : data.length;
-}
-
+/**
+ * Pread64 implements Linux syscall pread64(2): ksys_pread64() refuses a
+ * negative offset before it looks the descriptor up, then a file without
+ * positional reads (ESPIPE), then vfs_read()'s checks.
+ */
 function sysPread64(k: Kernel, t: Task, fd: number, buf: number, count: number, pos: number): number {
+  if (pos < 0) return -E.EINVAL;
   const f = getFile(t, fd | 0);
   if (typeof f === 'number') return f;
-  if (pos < 0 || count < 0) return -E.EINVAL;
   if (f.ops.seekable === false) return -E.ESPIPE;
-  if (count === 0) return 0;
-  if (f.ops.readToGuest) return readable(f) ? readToGuest(k, t, f, buf, count, pos) : -E.EBADF;
+  if (!readable(f)) return -E.EBADF;
+  if (!userBuffer(buf, count)) return -E.EFAULT;
+  if (rangeOverflows(t, pos, count)) return -E.EINVAL;
+  if (f.inode.type === S_IFDIR) return -E.EISDIR;
+  if (count === 0 || pastEndOfFile(f, pos)) return 0;
+  if (f.ops.readToGuest) return readToGuest(k, t, f, buf, count, pos);
   const r = readFrom(k, t, f, Math.min(count, MAX_RW), pos);
   if (typeof r === 'number') return r;
-  if (copyOut(k, t, buf, r) < 0) return undeliverable(f, r);
-  return r.length;
+  const n = scatter(k, t, f, [{ base: buf, len: r.length }], r);
+  return n < 0 ? undeliverable(f, r) : n;
 }
 
 /**
@@ -231,11 +282,12 @@ function writeFrom(k: Kernel, t: Task, f: OpenFile, data: Uint8Array, pos: numbe
   return r;
 }
 
+/** Write implements Linux syscall write(2), with vfs_write()'s checks in its order. */
 function sysWrite(k: Kernel, t: Task, fd: number, buf: number, count: number): number {
   const f = getFile(t, fd | 0);
   if (typeof f === 'number') return f;
   if (!writable(f)) return -E.EBADF;
-  if (count < 0) return -E.EFAULT;
+  if (!userBuffer(buf, count)) return -E.EFAULT;
   if (count === 0) return 0;
   if (f.ops.writeFromGuest) return writeFromGuest(k, t, f, buf, count, undefined);
   return writeAllBlocking(k, t, f, buf, Math.min(count, MAX_RW));
@@ -277,12 +329,15 @@ function blockWithProgress(t: Task, st: { done: number }): number {
   return BLOCK;
 }
 
+/** Pwrite64 implements Linux syscall pwrite64(2), in ksys_pwrite64()'s and vfs_write()'s order (see sysPread64). */
 function sysPwrite64(k: Kernel, t: Task, fd: number, buf: number, count: number, pos: number): number {
+  if (pos < 0) return -E.EINVAL;
   const f = getFile(t, fd | 0);
   if (typeof f === 'number') return f;
-  if (pos < 0 || count < 0) return -E.EINVAL;
   if (f.ops.seekable === false) return -E.ESPIPE;
   if (!writable(f)) return -E.EBADF;
+  if (!userBuffer(buf, count)) return -E.EFAULT;
+  if (rangeOverflows(t, pos, count)) return -E.EINVAL;
   if (count === 0) return 0;
   if (f.ops.writeFromGuest) return writeFromGuest(k, t, f, buf, count, pos);
   const data = k.mem.read(t.proc.mm.hostPid, buf, Math.min(count, MAX_RW, CHUNK));
@@ -299,20 +354,32 @@ function sysReadv(k: Kernel, t: Task, fd: number, iov: number, cnt: number): num
   if (total === 0) return readable(f) ? 0 : -E.EBADF;
   const r = readFrom(k, t, f, total, undefined);
   if (typeof r === 'number') return r;
-  const n = scatter(k, t, vec, r);
+  const n = scatter(k, t, f, vec, r);
   if (n < 0) return undeliverable(f, r);
   if (n < r.length) f.ops.unread?.(f, r.subarray(n));
   consume(f, undefined, n);
   return n;
 }
 
-function scatter(k: Kernel, t: Task, vec: { base: number; len: number }[], data: Uint8Array): number {
+/**
+ * Copies what a read gave into the guest's buffers, in order, and returns
+ * how much got there (-EFAULT for nothing). A stream's bytes (a pipe's,
+ * FileOps.unread) go a buffer at a time or not at all, as pipe_read()
+ * copies whole pipe buffers and leaves one it could not copy in the pipe;
+ * a file's or a device's stop at the first byte that faults, as
+ * filemap_read() and read_iter_zero() return what copy_to_iter() copied.
+ */
+function scatter(k: Kernel, t: Task, f: OpenFile, vec: readonly { base: number; len: number }[], data: Uint8Array): number {
+  const pid = t.proc.mm.hostPid;
   let off = 0;
   for (const v of vec) {
     if (off >= data.length) break;
     const n = Math.min(v.len, data.length - off);
-    if (n > 0 && k.mem.write(t.proc.mm.hostPid, v.base, data.subarray(off, off + n)) < 0) return off > 0 ? off : -E.EFAULT;
-    off += n;
+    if (n === 0) continue;
+    const part = data.subarray(off, off + n);
+    const w = f.ops.unread ? (k.mem.write(pid, v.base, part) < 0 ? 0 : n) : Math.max(0, k.mem.writePartial(pid, v.base, part));
+    off += w;
+    if (w < n) return off > 0 ? off : -E.EFAULT;
   }
   return off;
 }
@@ -373,7 +440,7 @@ function sysPreadv(k: Kernel, t: Task, fd: number, iov: number, cnt: number, pos
   if (total === 0) return 0;
   const r = readFrom(k, t, f, total, pos);
   if (typeof r === 'number') return r;
-  return scatter(k, t, vec, r);
+  return scatter(k, t, f, vec, r);
 }
 
 function sysPwritev(k: Kernel, t: Task, fd: number, iov: number, cnt: number, pos: number): number {
@@ -416,7 +483,10 @@ function sysLseek(_k: Kernel, t: Task, fd: number, offset: number, whence: numbe
   }
   const pos = base + offset;
   if (pos < 0) return -E.EINVAL;
-  if (f.inode.type === S_IFDIR && pos === 0) f.dirCache = undefined;
+  if (f.inode.type === S_IFDIR && pos === 0) {
+    f.dirCache = undefined;
+    releaseFor(f);
+  }
   f.pos = pos;
   return pos;
 }
@@ -466,8 +536,11 @@ function sysFcntl(k: Kernel, t: Task, fd: number, cmd: number, arg: number): num
     case F_SETFL: f.flags = (f.flags & ~SETFL_MASK) | ((arg >>> 0) & SETFL_MASK); return 0;
     case F_GETOWN: return 0;
     case F_SETOWN: return 0;
-    case F_GETPIPE_SZ: return f.inode.type === 0o010000 ? 65536 : -E.EBADF;
-    case F_SETPIPE_SZ: return f.inode.type === 0o010000 ? 65536 : -E.EBADF;
+    case F_GETPIPE_SZ: return pipeOf(f.ops)?.capacity ?? -E.EBADF;
+    case F_SETPIPE_SZ: {
+      const p = pipeOf(f.ops);
+      return p ? setPipeSize(p, arg, t.proc.cred.euid === 0) : -E.EBADF;
+    }
     case F_GETLK: case F_SETLK: case F_SETLKW: case F_OFD_GETLK: case F_OFD_SETLK: case F_OFD_SETLKW:
       return recordLock(k, t, f, cmd | 0, arg);
     case F_ADD_SEALS: case F_GET_SEALS: return -E.EINVAL;

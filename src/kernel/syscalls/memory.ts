@@ -60,14 +60,17 @@ function sysMmap(k: Kernel, t: Task, addr: number, len: number, prot: number, fl
   const hostFlags = flags & MAP_LOCKED ? (flags & ~MAP_LOCKED) | MAP_POPULATE : flags;
   if (!f) return ops(k, t).mmap(addr, len, prot, hostFlags, -1, 0);
 
-  const hostFd = f.ops.hostFd?.(f);
-  if (hostFd === undefined || hostFd < 0) return -E.ENODEV;
+  if (!f.ops.hostFd) return -E.ENODEV;
   // file_mmap_ok(): a mapping never reaches past the largest file offset.
   if (off < 0 || off + pageUp(len) > MAX_FILE_OFFSET) return -E.EOVERFLOW;
   if (type === MAP_SHARED_VALIDATE && (flags & ~MAP_VALIDATE_KNOWN)) return -E.EOPNOTSUPP;
   const shared = type !== MAP_PRIVATE;
   if (shared && (prot & PROT_WRITE) && (!writable(f) || (f.flags & O_APPEND))) return -E.EACCES;
   if (!readable(f)) return -E.EACCES;
+  // Last: a tmpfs file is charged for its pages once it can be mapped (ENOSPC when they do not fit).
+  const hostFd = f.ops.hostFd(f);
+  if (hostFd === undefined) return -E.ENODEV;
+  if (hostFd < 0) return hostFd;
   return ops(k, t).mmapKernelFile(addr, len, prot, hostFlags, hostFd, off, shared && writable(f));
 }
 

@@ -9,6 +9,7 @@ import { E } from '../errno.ts';
 import { futexRequeue, futexWait, futexWakeAddress } from '../futex.ts';
 import { writeU64 } from '../guest-memory.ts';
 import type { Kernel } from '../kernel.ts';
+import { kernelMemory } from '../memory-budget.ts';
 import type { Process, RLimit, Task } from '../task.ts';
 import { monotonicMs } from '../timers.ts';
 import { savedIds } from './ids.ts';
@@ -93,8 +94,10 @@ function sysSysinfo(k: Kernel, t: Task, info: number): number {
   const b = Buffer.alloc(112);
   writeU64(b, 0, Math.floor((monotonicMs() - k.bootMonoMs) / 1000));
   // loads[3] at 8, 16, 24 stay 0
-  writeU64(b, 32, totalmem());
-  writeU64(b, 40, freemem());
+  // The guest's RAM is --mem, as /proc/meminfo shows it.
+  const total = Math.min(kernelMemory.limit, totalmem());
+  writeU64(b, 32, total);
+  writeU64(b, 40, Math.max(0, Math.min(freemem(), total - kernelMemory.used)));
   // sharedram, bufferram, totalswap, freeswap stay 0
   b.writeUInt16LE(Math.min(k.procs.size, 0xffff), 80);
   // totalhigh, freehigh stay 0
@@ -149,6 +152,20 @@ export function defaultRlimits(overrides: Record<string, number> = {}): Map<numb
     if (res < 0) continue;
     const old = m.get(res)!;
     m.set(res, { cur: value, max: Math.max(old.max, value) });
+  }
+  return m;
+}
+
+/**
+ * pid 1's limits: Linux's for init, with RLIMIT_NPROC at half the most
+ * tasks the guest may have (fork_init(): max_threads / 2, soft and hard;
+ * here --pids-max), then the guest config's (`overrides`, by name).
+ */
+export function initRlimits(pidsMax: number, overrides: Record<string, number> = {}): Map<number, RLimit> {
+  const m = defaultRlimits(overrides);
+  if (overrides.nproc === undefined) {
+    const nproc = Math.max(1, Math.floor(pidsMax / 2));
+    m.set(RLIMIT_NPROC, { cur: nproc, max: nproc });
   }
   return m;
 }

@@ -10,9 +10,11 @@ import type { Kernel } from '../kernel.ts';
 import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW } from '../lookup.ts';
 import { CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, SIGCHLD } from '../signal-state.ts';
 import { NR } from '../syscall-names.ts';
-import { GONE, NO_RESULT } from '../syscall-result.ts';
+import { accessOk } from '../guest-memory.ts';
+import { BLOCK, GONE, NO_RESULT } from '../syscall-result.ts';
 import { Process, Task, TaskState, type ChildEvent } from '../task.ts';
 import { WaitQueue } from '../wait-queue.ts';
+import { mayCreateTask } from '../task-limits.ts';
 import { idsOnExec, idsOnFork } from './ids.ts';
 import { miscOnFork } from './misc.ts';
 import type { SyscallFamily } from './table.ts';
@@ -45,6 +47,9 @@ export function doClone(k: Kernel, t: Task, flags: number, newsp: number, ptid: 
     return -E.EINVAL;
   }
   const parent = t.proc;
+  // --pids-max and RLIMIT_NPROC, before anything of the child exists (copy_process).
+  const allowed = mayCreateTask(k, parent);
+  if (allowed < 0) return allowed;
   const pid = k.allocPid();
   if (pid < 0) return pid;
   const thread = (flags & CLONE_THREAD) !== 0;
@@ -186,11 +191,30 @@ function findChild(t: Task, idtype: number, id: number, options: number): Found 
   return any ? 'wait' : 'none';
 }
 
-/** wait4(2) */
+/**
+ * What one wait found, taken: a zombie is reaped, a stop or continue
+ * reported is cleared (unless WNOWAIT), as do_wait() does before any
+ * result is copied out, so a bad status or siginfo pointer still costs
+ * the caller its child (kernel/exit.c: kernel_wait4(), sys_waitid()).
+ */
+interface Taken { pid: number; uid: number; event: ChildEvent }
+
+function take(k: Kernel, f: Found, options: number): Taken {
+  const taken = { pid: f.child.pid, uid: f.child.cred.uid, event: f.event };
+  if (!(options & WNOWAIT)) {
+    if (f.zombie) reap(k, f.child);
+    else f.child.jobEvent = undefined;
+  }
+  return taken;
+}
+
+/** Wait4 implements Linux syscall wait4(2) (kernel_wait4() in kernel/exit.c). */
 function sysWait4(k: Kernel, t: Task, upid: number, statusPtr: number, options: number, rusage: number): number {
   options >>>= 0;
   if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE)) return -E.EINVAL;
   const pid = upid | 0;
+  // -INT_MIN is not an int: no group can be named by it.
+  if (pid === -0x80000000) return -E.ESRCH;
   let idtype = P_ALL, id = 0;
   if (pid > 0) { idtype = P_PID; id = pid; }
   else if (pid === 0) { idtype = P_PGID; id = 0; }
@@ -198,45 +222,69 @@ function sysWait4(k: Kernel, t: Task, upid: number, statusPtr: number, options: 
   const f = findChild(t, idtype, id, (options & ~WNOHANG) | WEXITED);
   if (f === 'none') return -E.ECHILD;
   if (f === 'wait') return options & WNOHANG ? 0 : k.block(t, [t.proc.childEvents]);
+  const taken = take(k, f, options);
   const hp = t.proc.mm.hostPid;
-  if (statusPtr && k.mem.writeI32(hp, statusPtr, waitStatus(f.event)) < 0) return -E.EFAULT;
-  if (rusage && k.mem.write(hp, rusage, Buffer.alloc(144)) < 0) return -E.EFAULT;
-  if (f.zombie) reap(k, f.child);
-  else f.child.jobEvent = undefined;
-  return f.child.pid;
+  if (statusPtr && k.mem.writeI32(hp, statusPtr, waitStatus(taken.event)) < 0) return -E.EFAULT;
+  if (rusage && k.mem.write(hp, rusage, Buffer.alloc(RUSAGE_SIZE)) < 0) return -E.EFAULT;
+  return taken.pid;
 }
 
-function sysWaitid(k: Kernel, t: Task, idtype: number, id: number, infop: number, options: number, rusage: number): number {
-  options >>>= 0;
+const RUSAGE_SIZE = 144;
+/** struct siginfo as waitid(2) fills it: the size access_ok() checks, and where its six fields are. */
+const SIGINFO_SIZE = 128;
+const SI_SIGNO = 0, SI_ERRNO = 4, SI_CODE = 8, SI_PID = 16, SI_UID = 20, SI_STATUS = 24;
+
+/**
+ * The wait of waitid(2) (kernel_waitid()): what it found and took, 0 for
+ * nothing yet under WNOHANG, -errno, or BLOCK.
+ */
+function waitidFind(k: Kernel, t: Task, idtype: number, upid: number, options: number): Taken | number {
   if (options & ~(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | __WNOTHREAD | __WALL | __WCLONE)) return -E.EINVAL;
   if (!(options & (WEXITED | WSTOPPED | WCONTINUED))) return -E.EINVAL;
-  if ((idtype | 0) !== P_ALL && (idtype | 0) !== P_PID && (idtype | 0) !== P_PGID) return -E.EINVAL;
-  const f = findChild(t, idtype | 0, id | 0, options);
-  const hp = t.proc.mm.hostPid;
+  switch (idtype) {
+    case P_ALL: break;
+    case P_PID: if (upid <= 0) return -E.EINVAL; break;
+    case P_PGID: if (upid < 0) return -E.EINVAL; break;
+    case P_PIDFD:
+      if (upid < 0) return -E.EINVAL;
+      // pidfd_get_pid(): no descriptor of this kernel is a pidfd yet.
+      return -E.EBADF;
+    default: return -E.EINVAL;
+  }
+  const f = findChild(t, idtype, upid, options);
   if (f === 'none') return -E.ECHILD;
-  if (f === 'wait') {
-    if (options & WNOHANG) {
-      if (infop && k.mem.write(hp, infop, Buffer.alloc(128)) < 0) return -E.EFAULT;
-      return 0;
-    }
-    return k.block(t, [t.proc.childEvents]);
+  if (f === 'wait') return options & WNOHANG ? 0 : k.block(t, [t.proc.childEvents]);
+  return take(k, f, options);
+}
+
+/**
+ * Waitid implements Linux syscall waitid(2). As sys_waitid() does, it
+ * writes six fields of the siginfo (not its padding, not the rest of its
+ * 128 bytes) whatever the wait gave: the child's, or zeros for nothing
+ * under WNOHANG, and zeros with an error too, so a bad pointer turns even
+ * ECHILD or EINVAL into EFAULT. The rusage comes first, and only for a
+ * child found.
+ */
+function sysWaitid(k: Kernel, t: Task, idtype: number, id: number, infop: number, options: number, rusage: number): number {
+  const r = waitidFind(k, t, idtype | 0, id | 0, options >>> 0);
+  if (r === BLOCK) return r;
+  const hp = t.proc.mm.hostPid;
+  if (typeof r !== 'number' && rusage && k.mem.write(hp, rusage, Buffer.alloc(RUSAGE_SIZE)) < 0) return -E.EFAULT;
+  if (!infop) return typeof r === 'number' ? r : 0;
+  if (!accessOk(infop, SIGINFO_SIZE)) return -E.EFAULT;
+  const head = Buffer.alloc(SI_CODE + 4), tail = Buffer.alloc(SI_STATUS + 4 - SI_PID);
+  if (typeof r !== 'number') {
+    const e = r.event;
+    head.writeInt32LE(SIGCHLD, SI_SIGNO);
+    head.writeInt32LE(0, SI_ERRNO);
+    head.writeInt32LE(e.kind === 'exited' ? CLD_EXITED : e.kind === 'killed' ? (e.core ? CLD_DUMPED : CLD_KILLED)
+      : e.kind === 'stopped' ? CLD_STOPPED : CLD_CONTINUED, SI_CODE);
+    tail.writeInt32LE(r.pid, SI_PID - SI_PID);
+    tail.writeUInt32LE(r.uid, SI_UID - SI_PID);
+    tail.writeInt32LE(e.value, SI_STATUS - SI_PID);
   }
-  const b = Buffer.alloc(128);
-  const e = f.event;
-  b.writeInt32LE(SIGCHLD, 0);
-  const code = e.kind === 'exited' ? CLD_EXITED : e.kind === 'killed' ? (e.core ? CLD_DUMPED : CLD_KILLED)
-    : e.kind === 'stopped' ? CLD_STOPPED : CLD_CONTINUED;
-  b.writeInt32LE(code, 8);
-  b.writeInt32LE(f.child.pid, 16);
-  b.writeUInt32LE(f.child.cred.uid, 20);
-  b.writeInt32LE(e.value, 24);
-  if (infop && k.mem.write(hp, infop, b) < 0) return -E.EFAULT;
-  if (rusage && k.mem.write(hp, rusage, Buffer.alloc(144)) < 0) return -E.EFAULT;
-  if (!(options & WNOWAIT)) {
-    if (f.zombie) reap(k, f.child);
-    else f.child.jobEvent = undefined;
-  }
-  return 0;
+  if (k.mem.write(hp, infop, head) < 0 || k.mem.write(hp, infop + SI_PID, tail) < 0) return -E.EFAULT;
+  return typeof r === 'number' ? r : 0;
 }
 
 function sysGetpid(_k: Kernel, t: Task): number {

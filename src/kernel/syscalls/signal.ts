@@ -7,7 +7,7 @@ import { E } from '../errno.ts';
 import { readU64, writeU64 } from '../guest-memory.ts';
 import type { Kernel } from '../kernel.ts';
 import {
-  encodeSiginfo, sendToProcess, sendToThread, sigIgnored, signalPending, sigreturn,
+  encodeSiginfo, sendFromGuest, sigIgnored, signalPending, sigreturn,
 } from '../signals.ts';
 import {
   NSIG, SA_NOCLDSTOP, SA_NOCLDWAIT, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_RESTORER,
@@ -169,13 +169,15 @@ function blocks(t: Task, sig: number): boolean {
 
 /**
  * init (pid 1) gets only the signals it has a handler for: from inside its
- * pid namespace even SIGKILL and SIGSTOP are dropped (SIGNAL_UNKILLABLE).
+ * pid namespace, which every guest process is, even SIGKILL and SIGSTOP
+ * are dropped (SIGNAL_UNKILLABLE, sig_task_ignored()), under --exec too.
  * A blocked signal is kept, since a handler may be set before it is
- * unblocked (sig_ignored). `thread` is the receiving thread; for a
- * process-directed signal, any thread blocking it keeps it.
+ * unblocked (sig_ignored); delivery drops it then if there is still none.
+ * `thread` is the receiving thread; for a process-directed signal, any
+ * thread blocking it keeps it.
  */
-function initIgnores(k: Kernel, target: Process, sig: number, thread?: Task): boolean {
-  if (!k.initUnkillable || target.pid !== 1 || target.sighand.actions[sig]!.handler !== SIG_DFL) return false;
+function initIgnores(target: Process, sig: number, thread?: Task): boolean {
+  if (target.pid !== 1 || target.sighand.actions[sig]!.handler !== SIG_DFL) return false;
   if (thread) return !blocks(thread, sig);
   for (const th of target.threads) if (blocks(th, sig)) return false;
   return true;
@@ -185,12 +187,11 @@ function userInfo(t: Task, sig: number, code = SI_USER): SigInfo {
   return { signo: sig, code, pid: t.pid, uid: t.proc.cred.uid };
 }
 
-/** group_send_sig_info: permission, then queue (sig 0 only checks). 0 or -EPERM. */
+/** group_send_sig_info: permission, then queue (sig 0 only checks). 0, -EPERM or -EAGAIN. */
 function sendGroup(k: Kernel, t: Task, target: Process, info: SigInfo): number {
   if (!mayKill(t, target, info.signo)) return -E.EPERM;
-  if (info.signo === 0 || initIgnores(k, target, info.signo)) return 0;
-  sendToProcess(k, target, info);
-  return 0;
+  if (info.signo === 0 || initIgnores(target, info.signo)) return 0;
+  return sendFromGuest(k, target, info);
 }
 
 /** Send to every process of group `pgid`: 0 if any send succeeded, else the last error (ESRCH if none). */
@@ -246,9 +247,8 @@ function sendSpecific(k: Kernel, t: Task, tgid: number, tid: number, info: SigIn
   const target = k.tasks.get(tid);
   if (!target || (tgid > 0 && target.pid !== tgid)) return -E.ESRCH;
   if (!mayKill(t, target.proc, info.signo)) return -E.EPERM;
-  if (info.signo === 0 || initIgnores(k, target.proc, info.signo, target)) return 0;
-  sendToThread(k, target, info);
-  return 0;
+  if (info.signo === 0 || initIgnores(target.proc, info.signo, target)) return 0;
+  return sendFromGuest(k, target.proc, info, target);
 }
 
 /** Tkill implements Linux syscall tkill(2). */

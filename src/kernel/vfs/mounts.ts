@@ -72,6 +72,22 @@ function mangle(s: string): string {
   return s.replace(/[ \t\n\\]/g, (c) => '\\' + c.charCodeAt(0).toString(8).padStart(3, '0'));
 }
 
+/**
+ * A mount's options as /proc/mounts shows them: the generic ones it was
+ * mounted with, then what the filesystem says of itself now (tmpfs's
+ * size=, which a remount changes), each once.
+ */
+function shownOptions(m: Mount): string {
+  const own = m.fs.showOptions?.() ?? '';
+  if (own === '') return m.options;
+  const o = m.options.split(',');
+  for (const opt of own.split(',')) if (!o.includes(opt)) o.push(opt);
+  return o.join(',');
+}
+
+/** /proc/sys/fs/mount-max's default: the most mounts one mount namespace may have. */
+const MOUNT_MAX = 100000;
+
 /** Types /proc/filesystems lists; `nodev`: needs no block device. */
 const DEFAULT_TYPES: ReadonlyArray<readonly [string, boolean]> = [
   ['sysfs', true], ['tmpfs', true], ['devtmpfs', true], ['proc', true], ['pipefs', true],
@@ -87,10 +103,15 @@ export class MountTable implements MountLookup {
   /** last components of the mount points, with how many mounts end in each */
   private readonly lastNames = new Map<string, number>();
 
-  /** Mount `fs` at absolute guest `path`. The caller has checked that `path` is a directory. */
+  /**
+   * Mount `fs` at absolute guest `path`. The caller has checked that `path`
+   * is a directory. ENOSPC past fs.mount-max mounts (count_mounts()), so
+   * that mounting in a loop cannot grow the kernel without bound.
+   */
   mount(fs: FileSystem, path: string, source: string, options = 'rw'): number {
     const p = normalise(path);
     if (p === undefined) return -E.EINVAL;
+    if (this.mounts.length >= MOUNT_MAX) return -E.ENOSPC;
     const m: Mount = { fs, path: p, source, options };
     this.mounts.push(m);
     this.top.set(p, m);
@@ -155,7 +176,7 @@ export class MountTable implements MountLookup {
   /** /proc/mounts (proc(5)): "source target fstype options 0 0" per mount. */
   procMounts(): string {
     return this.mounts
-      .map((m) => `${mangle(m.source)} ${mangle(m.path)} ${m.fs.type} ${mangle(m.options)} 0 0\n`)
+      .map((m) => `${mangle(m.source)} ${mangle(m.path)} ${m.fs.type} ${mangle(shownOptions(m))} 0 0\n`)
       .join('');
   }
 

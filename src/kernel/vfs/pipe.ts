@@ -7,8 +7,16 @@
  * returns -EAGAIN and `waitQueues` names the queue whose wake-up means
  * "try again" (wait-queue.ts); the syscall layer blocks or, under
  * O_NONBLOCK, returns EAGAIN.
+ *
+ * The buffered bytes are the guest's memory (--mem): they are held in
+ * page-sized (or larger) buffers that small writes fill up, as Linux merges
+ * a small write into the last page of the ring, and each buffer is charged
+ * to the guest's budget while it holds data. A write whose buffer cannot
+ * be charged gets ENOMEM (after what did fit), as pipe_write() does when
+ * alloc_page() fails.
  */
 import { E } from '../errno.ts';
+import { Charge, kernelMemory } from '../memory-budget.ts';
 import { WaitQueue } from '../wait-queue.ts';
 import { allocDev } from './mounts.ts';
 import {
@@ -32,6 +40,15 @@ export function nowTimespec(): Timespec {
   return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) };
 }
 
+const PAGE_SIZE = 4096;
+
+/** One buffer of the ring: data in buf[start, end); `buf.length` is what it costs. */
+interface Chunk {
+  buf: Uint8Array;
+  start: number;
+  end: number;
+}
+
 /** Per-description state of one open end. */
 interface End {
   readonly read: boolean;
@@ -48,6 +65,14 @@ interface End {
   closed: boolean;
 }
 
+/** The pipe behind each open end, for fcntl's F_GETPIPE_SZ and F_SETPIPE_SZ (get_pipe_info). */
+const pipes = new WeakMap<FileOps, Pipe>();
+
+/** The pipe an open file is an end of (an anonymous pipe or a FIFO), if it is one. */
+export function pipeOf(ops: FileOps): Pipe | undefined {
+  return pipes.get(ops);
+}
+
 export class Pipe {
   readers = 0;
   writers = 0;
@@ -61,13 +86,24 @@ export class Pipe {
   atime: Timespec;
   mtime: Timespec;
 
-  private chunks: Uint8Array[] = [];
-  /** bytes of chunks[0] already read */
-  private head = 0;
+  private chunks: Chunk[] = [];
   private buffered = 0;
 
-  constructor(readonly capacity = PIPE_CAPACITY) {
+  /** `capacity`: bytes it holds before a writer must wait (F_SETPIPE_SZ changes it) */
+  constructor(public capacity = PIPE_CAPACITY) {
     this.atime = this.mtime = nowTimespec();
+  }
+
+  /**
+   * F_SETPIPE_SZ: the new capacity, `bytes` (a power-of-two number of
+   * pages), or -EBUSY when what is buffered already takes more pages
+   * (pipe_resize_ring). The caller has applied the rules of who may ask.
+   */
+  resize(bytes: number): number {
+    if (Math.ceil(this.buffered / PAGE_SIZE) * PAGE_SIZE > bytes) return -E.EBUSY;
+    this.capacity = bytes;
+    this.writeWait.wakeAll();
+    return bytes;
   }
 
   /** Bytes waiting to be read (FIONREAD, st_size). */
@@ -123,7 +159,7 @@ export class Pipe {
       this.wCounter++;
       this.readWait.wakeAll();
     }
-    return {
+    const ops: FileOps = {
       seekable: false,
       read: (_f, _ctx, len) => (end.read ? this.read(end, len) : -E.EBADF),
       unread: (_f, data) => this.unread(data),
@@ -132,6 +168,8 @@ export class Pipe {
       waitQueues: () => [...(end.read ? [this.readWait] : []), ...(end.write ? [this.writeWait] : [])],
       release: () => this.release(end),
     };
+    pipes.set(ops, this);
+    return ops;
   }
 
   private read(end: End, len: number): Uint8Array | number {
@@ -146,13 +184,13 @@ export class Pipe {
     let off = 0;
     while (off < n) {
       const c = this.chunks[0]!;
-      const take = Math.min(n - off, c.length - this.head);
-      out.set(c.subarray(this.head, this.head + take), off);
+      const take = Math.min(n - off, c.end - c.start);
+      out.set(c.buf.subarray(c.start, c.start + take), off);
       off += take;
-      this.head += take;
-      if (this.head === c.length) {
+      c.start += take;
+      if (c.start === c.end) {
         this.chunks.shift();
-        this.head = 0;
+        kernelMemory.uncharge(c.buf.length, Charge.Data);
       }
     }
     this.buffered -= n;
@@ -161,14 +199,15 @@ export class Pipe {
     return out;
   }
 
-  /** Bytes a reader could not deliver go back in front, in order. */
+  /**
+   * Bytes a reader could not deliver go back in front, in order. Their
+   * memory was given back by the read an instant ago: it is taken again
+   * whatever the budget says, since the data must not be lost.
+   */
   private unread(data: Uint8Array): void {
     if (data.length === 0) return;
-    if (this.head > 0) {
-      this.chunks[0] = this.chunks[0]!.subarray(this.head);
-      this.head = 0;
-    }
-    this.chunks.unshift(data);
+    this.chunks.unshift({ buf: data, start: 0, end: data.length });
+    kernelMemory.force(data.length, Charge.Data);
     this.buffered += data.length;
     this.readWait.wakeAll();
   }
@@ -187,12 +226,45 @@ export class Pipe {
     }
     const space = this.capacity - this.buffered;
     if (data.length <= PIPE_BUF ? space < data.length : space === 0) return -E.EAGAIN;
-    const n = Math.min(space, data.length);
-    this.chunks.push(data.slice(0, n));
+    const want = Math.min(space, data.length);
+    const n = this.append(data.subarray(0, want), data.length <= PIPE_BUF);
+    if (n === 0) return -E.ENOMEM;
     this.buffered += n;
     this.mtime = nowTimespec();
     this.readWait.wakeAll();
     return n;
+  }
+
+  /**
+   * Copy `data` into the ring: into the room left in the last buffer
+   * first, then into a new buffer charged to the guest's memory. Returns
+   * the bytes taken: all, or (the budget being spent) what fit, which is
+   * none for an atomic write that did not fit whole.
+   */
+  private append(data: Uint8Array, atomic: boolean): number {
+    const last = this.chunks[this.chunks.length - 1];
+    const room = last && last.start < last.end ? last.buf.length - last.end : 0;
+    const first = Math.min(room, data.length);
+    const rest = data.length - first;
+    let size = 0;
+    if (rest > 0) {
+      size = Math.ceil(rest / PAGE_SIZE) * PAGE_SIZE;
+      if (!kernelMemory.charge(size, Charge.Data)) {
+        // What fits in the last buffer's room still goes in, unless the write must be whole.
+        if (atomic || first === 0) return 0;
+        size = 0;
+      }
+    }
+    if (first > 0) {
+      last!.buf.set(data.subarray(0, first), last!.end);
+      last!.end += first;
+    }
+    if (size > 0) {
+      const buf = new Uint8Array(size);
+      buf.set(data.subarray(first));
+      this.chunks.push({ buf, start: 0, end: rest });
+    }
+    return first + (size > 0 ? rest : 0);
   }
 
   /** fs/pipe.c pipe_poll(). */
@@ -217,8 +289,8 @@ export class Pipe {
     if (end.write && --this.writers === 0) this.readWait.wakeAll();
     // The buffer belongs to the open pipe: a FIFO reopened later starts empty.
     if (this.readers === 0 && this.writers === 0) {
+      for (const c of this.chunks) kernelMemory.uncharge(c.buf.length, Charge.Data);
       this.chunks = [];
-      this.head = 0;
       this.buffered = 0;
     }
   }

@@ -16,6 +16,7 @@ import { SIG_DFL, SIG_IGN, sigbit } from '../signal-state.ts';
 import { TaskState, type Process, type Task } from '../task.ts';
 import { isControllingTty } from './tty.ts';
 import { locInode, type Location } from './path-walk.ts';
+import { pipeSysctl, setPipeMaxSize } from './pipe-size.ts';
 import {
   dtypeOfMode, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFDIR, S_IFLNK, S_IFREG,
   type DirEntry, type FileOps, type FileSystem, type Inode, type IoContext, type OpenFile, type SetAttr, type Stat,
@@ -93,6 +94,8 @@ export interface ProcView {
   lastPid?(): number;
   /** /proc/sys/kernel/pid_max; default 32768 */
   pidMax?(): number;
+  /** /proc/sys/kernel/threads-max: the most tasks the guest may have (--pids-max) */
+  threadsMax?(): number;
 }
 
 // ----- numbers and formats -----
@@ -362,6 +365,17 @@ function buildRoot(fs: ProcFs): Inode {
     stat: { file: () => statText(v) },
     sys: {
       dir: {
+        fs: {
+          dir: {
+            'pipe-max-size': {
+              file: () => `${pipeSysctl.maxSize}\n`,
+              write: (_ctx, data) => {
+                const r = setPipeMaxSize(new TextDecoder().decode(data));
+                return r < 0 ? r : data.byteLength;
+              },
+            },
+          },
+        },
         kernel: {
           dir: {
             cap_last_cap: { file: () => '40\n' },
@@ -371,6 +385,8 @@ function buildRoot(fs: ProcFs): Inode {
             osrelease: { file: () => v.kernelRelease() + '\n' },
             ostype: { file: () => 'Linux\n' },
             pid_max: { file: () => `${v.pidMax?.() ?? 32768}\n` },
+            // Read-only here: a guest must not raise the bound the host set with --pids-max.
+            'threads-max': { file: () => `${v.threadsMax?.() ?? 32768}\n` },
             version: { file: () => v.kernelVersion() + '\n' },
           },
         },

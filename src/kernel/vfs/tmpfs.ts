@@ -9,6 +9,7 @@
 import { closeSync, fstatSync, ftruncateSync, readSync, writeSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { E } from '../errno.ts';
+import { Charge, kernelMemory } from '../memory-budget.ts';
 import { badWrite, hostErrno } from './overlay-fs.ts';
 import { nowTimespec, Pipe } from './pipe.ts';
 import {
@@ -17,6 +18,9 @@ import {
   type Cred, type DirEntry, type FileOps, type FileSystem, type Inode, type IoContext, type SetAttr, type Stat,
   type StatFs, type Timespec,
 } from './types.ts';
+import { PAGE_SIZE, parseTmpfsOptions, showTmpfsOptions, type TmpfsParams } from './tmpfs-options.ts';
+import { pagesUp, TmpfsSpace } from './tmpfs-space.ts';
+import { PageRanges } from './page-ranges.ts';
 
 export const TMPFS_MAGIC = 0x01021994;
 
@@ -35,12 +39,22 @@ export interface TmpfsOptions {
   type?: string;
   /** drivers for character device nodes, by rdev; a node without one opens with ENXIO */
   devices?: ReadonlyMap<number, DeviceOpen>;
-  /** size reported by statfs (tmpfs(5) "size=", default half of RAM) */
-  sizeLimit?: number;
+  /** size=, nr_inodes= (and mode=, uid=, gid=, which the fields above give too) as mount(2) gave them */
+  params?: TmpfsParams;
+  /**
+   * The memory the defaults are half of (tmpfs(5): half of RAM): the
+   * guest's (--mem); without one, the limit of the guest's budget, or the host's.
+   */
+  ramBytes?: number;
 }
 
 const S_ISUID = 0o4000, S_ISGID = 0o2000, S_IXGRP = 0o010;
 const O_ACCMODE = 3, O_RDONLY = 0, O_TRUNC = 0o1000;
+const FALLOC_FL_KEEP_SIZE = 1;
+/** Linux keeps a symlink target of at most this many bytes in the inode; a longer one takes a page (mm/shmem.c). */
+const SHORT_SYMLINK_LEN = 128;
+/** What one run of a tmpfs file's allocated pages costs the guest's memory (two numbers in two arrays, rounded up). */
+const RUN_COST = 64;
 const RENAME_NOREPLACE = 1, RENAME_EXCHANGE = 2, RENAME_WHITEOUT = 4;
 /** Linux's tmpfs counts directory sizes in these units (mm/shmem.c BOGO_DIRENT_SIZE). */
 const BOGO_DIRENT_SIZE = 20;
@@ -137,23 +151,53 @@ abstract class TmpNode implements Inode {
   unlinked(): void {}
 }
 
+/**
+ * A regular file: its bytes in a host memfd. Its pages are charged to the
+ * mount's space as Linux's shmem charges them, when they come to exist: a
+ * write or fallocate charges the pages it fills, truncating up or writing
+ * past the end leaves holes that cost nothing, truncating down gives pages
+ * back. Only the kernel writes the memfd (read(2) of a hole allocates
+ * nothing), so it knows which pages exist (`pages`) without asking the host.
+ *
+ * A mapping is different: a fault on a hole of a mapped memfd allocates a
+ * page with no syscall, for a read fault too (shmem_fault), so no check
+ * could see it; Linux sees it in its fault handler and raises SIGBUS when
+ * the mount is full. Here a file whose memfd was handed out for mmap is
+ * charged for every page below its end from then on, and growing it
+ * charges the growth: the bound holds, at the price of refusing the mmap
+ * of a sparse file whose holes do not fit (ENOMEM), and the truncate that
+ * would grow a mapped file past the limit (ENOSPC), where Linux would only
+ * fail a later page fault.
+ */
 class TmpFile extends TmpNode {
   readonly type = S_IFREG;
   private memfd = -1;
   private bytes = 0;
   private opens = 0;
   private freed = false;
+  /** the pages that exist; undefined once mapped (then every page below the end counts) */
+  private pages: PageRanges | undefined = new PageRanges();
+  /** pages charged to the mount for this file */
+  private charged = 0;
+  /** runs of `pages` charged to the guest's memory, as the kernel's own objects */
+  private runsCharged = 0;
 
   override get size(): number {
     return this.bytes;
   }
 
+  /**
+   * st_blocks: the pages the file has, as Linux counts them (fallocated
+   * ones too, which here are charged but left to the host to allocate when
+   * written); a mapped file's are the host's own count of what faults took.
+   */
   protected override blocks(): number {
+    if (this.pages) return this.pages.total * (PAGE_SIZE / 512);
     if (this.memfd < 0) return 0;
     try {
       return Number(fstatSync(this.memfd).blocks);
     } catch {
-      return Math.ceil(this.bytes / 512);
+      return this.charged * (PAGE_SIZE / 512);
     }
   }
 
@@ -171,18 +215,124 @@ class TmpFile extends TmpNode {
     return fd;
   }
 
+  /** Pages a write of [pos, end) makes exist: its holes, or (mapped) its part past what is charged. */
+  private newPages(pos: number, end: number): number {
+    const first = Math.floor(pos / PAGE_SIZE), last = pagesUp(end);
+    if (!this.pages) return Math.max(0, last - this.charged);
+    return last - first - this.pages.countIn(first, last);
+  }
+
+  /** The longest write from `pos` towards `end` that `free` more pages hold (shmem stops at the first page it cannot allocate). */
+  private bytesThatFit(pos: number, end: number, free: number): number {
+    const first = Math.floor(pos / PAGE_SIZE), last = pagesUp(end);
+    const stop = this.pages ? this.pages.prefixWithHoles(first, last, free) : Math.max(first, this.charged + free);
+    return Math.max(0, Math.min(end, stop * PAGE_SIZE) - pos);
+  }
+
+  /** [pos, pos + n) now exists: charge it against the `reserved` pages taken for it; give back the rest. */
+  private settle(reserved: number, pos: number, n: number): void {
+    let used = 0;
+    if (n > 0 && this.pages) {
+      used = this.pages.add(Math.floor(pos / PAGE_SIZE), pagesUp(pos + n));
+      this.chargeRuns();
+    } else if (n > 0) {
+      used = Math.max(0, pagesUp(pos + n) - this.charged);
+    }
+    this.fs.space.putBlocks(reserved - used);
+    this.charged += used;
+  }
+
+  /**
+   * Each run of `pages` is an object of the kernel's: charged to the
+   * guest's memory (after the fact: a write adds at most one), so that
+   * scattering pages cannot grow the kernel's heap without bound.
+   */
+  private chargeRuns(): void {
+    const runs = this.pages?.runs ?? 0;
+    if (runs > this.runsCharged) kernelMemory.force((runs - this.runsCharged) * RUN_COST, Charge.Heap);
+    else kernelMemory.uncharge((this.runsCharged - runs) * RUN_COST, Charge.Heap);
+    this.runsCharged = runs;
+  }
+
+  /**
+   * A write through `put` (bytes moved into the memfd at a position, or
+   * -errno), as shmem's write_begin does it: page by page until a page
+   * cannot be allocated, so a write that does not fit moves what fits and
+   * returns that count; the next one gets ENOSPC.
+   */
+  private writeSpan(pos: number, len: number, put: (at: number, off: number, n: number) => number): number {
+    const end = pos + len;
+    let n = len;
+    let reserved = this.newPages(pos, end);
+    // New pages may make a new run of them: that must fit in the guest's memory too.
+    if (reserved > 0 && this.pages && !kernelMemory.fits(RUN_COST, Charge.Heap)) return -E.ENOSPC;
+    if (!this.fs.space.takeBlocks(reserved)) {
+      n = this.bytesThatFit(pos, end, this.fs.space.freeBlocks());
+      reserved = this.newPages(pos, pos + n);
+      if (n === 0 || !this.fs.space.takeBlocks(reserved)) return -E.ENOSPC;
+    }
+    const r = put(pos, 0, n);
+    this.settle(reserved, pos, r > 0 ? r : 0);
+    if (r > 0 && pos + r > this.bytes) this.bytes = pos + r;
+    return r;
+  }
+
   protected override truncate(size: number): number {
     if (size < 0 || !Number.isSafeInteger(size)) return -E.EINVAL;
     if (size === this.bytes) return 0;
     const fd = this.hostFd();
     if (fd < 0) return fd;
+    // Growing leaves a hole, which costs nothing, unless a mapping could fill it.
+    const grow = this.pages ? 0 : Math.max(0, pagesUp(size) - this.charged);
+    if (!this.fs.space.takeBlocks(grow)) return -E.ENOSPC;
     try {
       ftruncateSync(fd, size);
     } catch (e) {
+      this.fs.space.putBlocks(grow);
       return hostErrno(e);
     }
-    this.fs.usedBytes += size - this.bytes;
     this.bytes = size;
+    this.charged += grow;
+    // Pages past the new end are gone; the one holding it stays, part zeroed.
+    const gone = this.pages ? this.pages.truncate(pagesUp(size)) : Math.max(0, this.charged - pagesUp(size));
+    this.chargeRuns();
+    this.fs.space.putBlocks(gone);
+    this.charged -= gone;
+    return 0;
+  }
+
+  /**
+   * fallocate(2) as shmem_fallocate() does it for mode 0 and
+   * FALLOC_FL_KEEP_SIZE: every page of [offset, offset + len) comes to
+   * exist, all or nothing (ENOSPC), and with mode 0 the size grows to
+   * cover it. The pages are charged, so no later write of them can fail;
+   * the host allocates them only when written (a hole reads as the zeros a
+   * fallocated page holds), so a guest cannot make the host commit
+   * gigabytes it never uses. Punching holes, and keeping pages past the end
+   * (KEEP_SIZE beyond it), would need a host fallocate: EOPNOTSUPP.
+   */
+  fallocate(mode: number, offset: number, len: number): number {
+    const keepSize = (mode & FALLOC_FL_KEEP_SIZE) !== 0;
+    if (mode & ~FALLOC_FL_KEEP_SIZE) return -E.EOPNOTSUPP;
+    const end = offset + len;
+    if (!Number.isSafeInteger(end)) return -E.EFBIG;
+    if (keepSize && end > this.bytes) return -E.EOPNOTSUPP;
+    const fd = this.hostFd();
+    if (fd < 0) return fd;
+    const reserved = this.newPages(offset, end);
+    if (reserved > 0 && this.pages && !kernelMemory.fits(RUN_COST, Charge.Heap)) return -E.ENOSPC;
+    if (!this.fs.space.takeBlocks(reserved)) return -E.ENOSPC;
+    if (end > this.bytes) {
+      try {
+        ftruncateSync(fd, end);
+      } catch (e) {
+        this.fs.space.putBlocks(reserved);
+        return hostErrno(e);
+      }
+    }
+    this.settle(reserved, offset, len);
+    if (end > this.bytes) this.bytes = end;
+    this.mtime = this.ctime = nowTimespec();
     return 0;
   }
 
@@ -221,13 +371,14 @@ class TmpFile extends TmpNode {
     if (bad || data.length === 0) return bad;
     const fd = this.hostFd();
     if (fd < 0) return fd;
-    let n: number;
-    try {
-      n = writeSync(fd, data, 0, data.length, pos);
-    } catch (e) {
-      return hostErrno(e);
-    }
-    this.wrote(ctx, pos, n);
+    const n = this.writeSpan(pos, data.length, (at, off, len) => {
+      try {
+        return writeSync(fd, data, off, len, at);
+      } catch (e) {
+        return hostErrno(e);
+      }
+    });
+    if (n > 0) this.wrote(ctx);
     return n;
   }
 
@@ -236,23 +387,35 @@ class TmpFile extends TmpNode {
     if (bad || len === 0) return bad;
     const fd = this.hostFd();
     if (fd < 0) return fd;
-    const n = ctx.guestToFile(fd, pos, addr, len);
-    if (n >= 0) this.wrote(ctx, pos, n);
+    const n = this.writeSpan(pos, len, (at, off, count) => ctx.guestToFile(fd, at, addr + off, count));
+    if (n > 0) this.wrote(ctx);
     return n;
   }
 
-  /** After `n` bytes were written at `pos`: the size, the times and the set-id bits as a write leaves them. */
-  private wrote(ctx: IoContext, pos: number, n: number): void {
-    if (pos + n > this.bytes) {
-      this.fs.usedBytes += pos + n - this.bytes;
-      this.bytes = pos + n;
-    }
+  /** After a write: the times and the set-id bits as a write leaves them. */
+  private wrote(ctx: IoContext): void {
     this.mtime = this.ctime = nowTimespec();
     // A write by someone without CAP_FSETID drops set-id bits (file_remove_privs).
     if (ctx.cred.euid !== 0 && this.perm & (S_ISUID | S_ISGID)) {
       this.perm &= ~S_ISUID;
       if (this.perm & S_IXGRP) this.perm &= ~S_ISGID;
     }
+  }
+
+  /**
+   * The memfd for mmap: from now on any fault on a hole may allocate a
+   * page (see the class comment), so every page below the end is charged
+   * first; ENOMEM when they do not fit.
+   */
+  private mapFd(): number {
+    const fd = this.hostFd();
+    if (fd < 0 || !this.pages) return fd;
+    const holes = pagesUp(this.bytes) - this.pages.total;
+    if (!this.fs.space.takeBlocks(holes)) return -E.ENOMEM;
+    this.charged += holes;
+    this.pages = undefined;
+    this.chargeRuns();
+    return fd;
   }
 
   open(flags: number): FileOps | number {
@@ -271,8 +434,9 @@ class TmpFile extends TmpNode {
       write: (_f, ctx, data, pos) => this.write(ctx, data, pos),
       readToGuest: (_f, ctx, addr, len, pos) => this.readToGuest(ctx, addr, len, pos),
       writeFromGuest: (_f, ctx, addr, len, pos) => this.writeFromGuest(ctx, addr, len, pos),
+      fallocate: (_f, mode, offset, len) => this.fallocate(mode, offset, len),
       poll: () => POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM,
-      hostFd: () => this.hostFd(),
+      hostFd: () => this.mapFd(),
       release: () => {
         if (!open) return;
         open = false;
@@ -293,16 +457,20 @@ class TmpFile extends TmpNode {
       }
       this.memfd = -1;
     }
-    this.fs.usedBytes -= this.bytes;
+    this.fs.space.putBlocks(this.charged);
+    this.charged = 0;
     this.bytes = 0;
-    this.fs.inodes--;
+    this.pages = undefined;
+    this.chargeRuns();
+    this.fs.space.putInode();
   }
 }
 
 class TmpSymlink extends TmpNode {
   readonly type = S_IFLNK;
 
-  constructor(fs: Tmpfs, readonly target: string, uid: number, gid: number) {
+  /** `long`: the target took a page of the mount's space (taken by the caller) */
+  constructor(fs: Tmpfs, readonly target: string, uid: number, gid: number, private readonly long: boolean) {
     super(fs, 0o777, uid, gid);
   }
 
@@ -322,7 +490,9 @@ class TmpSymlink extends TmpNode {
   }
 
   override unlinked(): void {
-    if (this.links === 0) this.fs.inodes--;
+    if (this.links > 0) return;
+    if (this.long) this.fs.space.putBlocks(1);
+    this.fs.space.putInode();
   }
 }
 
@@ -341,7 +511,7 @@ class TmpFifo extends TmpNode {
   }
 
   override unlinked(): void {
-    if (this.links === 0) this.fs.inodes--;
+    if (this.links === 0) this.fs.space.putInode();
   }
 }
 
@@ -359,7 +529,7 @@ class TmpSpecial extends TmpNode {
   }
 
   override unlinked(): void {
-    if (this.links === 0) this.fs.inodes--;
+    if (this.links === 0) this.fs.space.putInode();
   }
 }
 
@@ -422,12 +592,21 @@ export class TmpDir extends TmpNode {
     return { uid: cred.fsuid, gid: this.perm & S_ISGID ? this.gid : cred.fsgid };
   }
 
-  /** EEXIST / EINVAL / ENOENT (dead directory) checks shared by every create. */
+  /**
+   * EEXIST / EINVAL / ENOENT (dead directory) checks shared by every
+   * create, then the inode it takes of the mount's nr_inodes (ENOSPC): a
+   * caller that returns 0 makes the node, or gives the inode back.
+   */
   private canCreate(name: string): number {
     if (isBadName(name)) return -E.EINVAL;
+    const r = this.nameTaken(name);
+    return r < 0 ? r : this.fs.space.takeInode();
+  }
+
+  /** ENOENT in a dead directory, EEXIST for a name in use, else 0. */
+  private nameTaken(name: string): number {
     if (this.removed) return -E.ENOENT;
-    if (this.entries.has(name)) return -E.EEXIST;
-    return 0;
+    return this.entries.has(name) ? -E.EEXIST : 0;
   }
 
   create(name: string, mode: number, cred: Cred): Inode | number {
@@ -450,16 +629,17 @@ export class TmpDir extends TmpNode {
   }
 
   mknod(name: string, mode: number, rdev: number, cred: Cred): number {
-    const r = this.canCreate(name);
-    if (r < 0) return r;
-    const o = this.owner(cred);
     const type = mode & S_IFMT;
+    const known = type === S_IFREG || type === 0 || type === S_IFIFO || type === S_IFCHR || type === S_IFBLK ||
+      type === S_IFSOCK;
+    const r = known ? this.canCreate(name) : isBadName(name) ? -E.EINVAL : this.nameTaken(name);
+    if (r < 0) return r;
+    if (!known) return -E.EINVAL; // mknod(2): EINVAL for a directory or an unknown type
+    const o = this.owner(cred);
     let node: TmpNode;
     if (type === S_IFREG || type === 0) node = new TmpFile(this.fs, mode, o.uid, o.gid);
     else if (type === S_IFIFO) node = new TmpFifo(this.fs, mode, o.uid, o.gid);
-    else if (type === S_IFCHR || type === S_IFBLK || type === S_IFSOCK) {
-      node = new TmpSpecial(this.fs, type, mode, type === S_IFSOCK ? 0 : rdev, o.uid, o.gid);
-    } else return -E.EINVAL; // mknod(2): EINVAL for a directory or an unknown type
+    else node = new TmpSpecial(this.fs, type, mode, type === S_IFSOCK ? 0 : rdev, o.uid, o.gid);
     this.attach(name, node);
     return 0;
   }
@@ -467,18 +647,27 @@ export class TmpDir extends TmpNode {
   symlink(name: string, target: string, cred: Cred): number {
     const r = this.canCreate(name);
     if (r < 0) return r;
+    const long = Buffer.byteLength(target) > SHORT_SYMLINK_LEN;
+    if (long && !this.fs.space.takeBlocks(1)) {
+      this.fs.space.putInode();
+      return -E.ENOSPC;
+    }
     const o = this.owner(cred);
-    this.attach(name, new TmpSymlink(this.fs, target, o.uid, o.gid));
+    this.attach(name, new TmpSymlink(this.fs, target, o.uid, o.gid, long));
     return 0;
   }
 
+  /** Each extra hard link takes an inode of nr_inodes, as Linux's shmem_link() counts one. */
   link(name: string, target: Inode): number {
-    const r = this.canCreate(name);
-    if (r < 0) return r;
+    if (isBadName(name)) return -E.EINVAL;
+    const taken = this.nameTaken(name);
+    if (taken < 0) return taken;
     if (!(target instanceof TmpNode) || target.fs !== this.fs) return -E.EXDEV;
     if (target.type === S_IFDIR) return -E.EPERM;
     // linkat(2) of an open but deleted file: ENOENT (unless O_TMPFILE, not supported here).
     if (target.links === 0) return -E.ENOENT;
+    const r = this.fs.space.takeInode();
+    if (r < 0) return r;
     this.attach(name, target);
     return 0;
   }
@@ -488,8 +677,18 @@ export class TmpDir extends TmpNode {
     if (!node) return -E.ENOENT;
     if (node.type === S_IFDIR) return -E.EISDIR; // unlink(2) on Linux
     this.detach(name);
-    if (node instanceof TmpNode) node.unlinked();
+    this.nameGone(node);
     return 0;
+  }
+
+  /**
+   * A name of a non-directory went: the inode an extra link took comes
+   * back (shmem_unlink), and the last name lets the inode go once unused.
+   */
+  private nameGone(node: Inode): void {
+    if (!(node instanceof TmpNode)) return;
+    if (node.links > 0) this.fs.space.putInode();
+    else node.unlinked();
   }
 
   rmdir(name: string): number {
@@ -503,10 +702,23 @@ export class TmpDir extends TmpNode {
     return 0;
   }
 
+  /** Remove every name below this directory, as rm -r would (Tmpfs.release). */
+  clear(): void {
+    for (const [name, node] of [...this.entries]) {
+      this.detach(name);
+      if (node instanceof TmpDir) {
+        node.clear();
+        this.kill(node);
+      } else {
+        this.nameGone(node);
+      }
+    }
+  }
+
   private kill(d: TmpDir): void {
     d.removed = true;
     d.ctime = nowTimespec();
-    this.fs.inodes--;
+    this.fs.space.putInode();
   }
 
   /** Is this directory `d` or below it? (rename(2): EINVAL moving a directory under itself) */
@@ -552,7 +764,7 @@ export class TmpDir extends TmpNode {
     if (dst) {
       newDir.detach(newName, now);
       if (dst instanceof TmpDir) this.kill(dst);
-      else if (dst instanceof TmpNode) dst.unlinked();
+      else this.nameGone(dst);
     }
     this.detach(oldName, now);
     newDir.attach(newName, src, now);
@@ -573,23 +785,46 @@ export class Tmpfs implements FileSystem {
   readonly type: string;
   readonly root: TmpDir;
   readonly devices: ReadonlyMap<number, DeviceOpen>;
-  /** bytes of file data held, for statfs */
-  usedBytes = 0;
-  /** live inodes, for statfs */
-  inodes = 0;
+  /** size= and nr_inodes=, and what is used of them */
+  readonly space: TmpfsSpace;
   private nextIno = 1;
-  private readonly sizeLimit: number;
+  /** what /proc/mounts shows besides the limits (mode=, uid=, gid= stay as first mounted) */
+  private readonly shown: { mode: number; uid: number; gid: number; inode64: boolean; noswap: boolean };
 
   constructor(readonly dev: number, readonly createMemfd: CreateMemfd, opts: TmpfsOptions = {}) {
     this.type = opts.type ?? 'tmpfs';
     this.devices = opts.devices ?? new Map();
-    this.sizeLimit = opts.sizeLimit ?? Math.floor(totalmem() / 2);
-    this.root = new TmpDir(this, opts.mode ?? 0o1777, opts.uid ?? 0, opts.gid ?? 0);
+    const p = opts.params ?? {};
+    const ramBytes = opts.ramBytes ?? (kernelMemory.limit < Number.MAX_SAFE_INTEGER ? kernelMemory.limit : totalmem());
+    this.space = new TmpfsSpace(ramBytes, p);
+    const mode = p.mode ?? opts.mode ?? 0o1777, uid = p.uid ?? opts.uid ?? 0, gid = p.gid ?? opts.gid ?? 0;
+    this.shown = { mode, uid, gid, inode64: p.inode64 ?? false, noswap: p.noswap ?? false };
+    this.space.forceInode();
+    this.root = new TmpDir(this, mode, uid, gid);
   }
 
   allocIno(): number {
-    this.inodes++;
     return this.nextIno++;
+  }
+
+  /** mount -o remount: size= and nr_inodes= change; 0 or -EINVAL (a bad option, or a limit below what is used). */
+  remount(data: string): number {
+    const p = parseTmpfsOptions(data, this.space.ramBytes);
+    return typeof p === 'number' ? p : this.space.remount(p);
+  }
+
+  /**
+   * The last mount went (umount): every name goes, as kill_litter_super()
+   * drops a tmpfs's dentries; a file still open lives until it is closed.
+   * /dev's devtmpfs is one instance that every mount of it shows: it stays.
+   */
+  release(): void {
+    if (this.type === 'tmpfs') this.root.clear();
+  }
+
+  /** The tmpfs options /proc/mounts shows after the generic ones. */
+  showOptions(): string {
+    return showTmpfsOptions({ ...this.shown, blocks: this.space.maxBlocks, inodes: this.space.maxInodes }, this.space.ramBytes);
   }
 
   /**
@@ -606,10 +841,7 @@ export class Tmpfs implements FileSystem {
   }
 
   statfs(): StatFs {
-    const blocks = Math.floor(this.sizeLimit / 4096);
-    const free = Math.max(0, blocks - Math.ceil(this.usedBytes / 4096));
-    const files = Math.max(1 << 20, this.inodes);
-    return { type: TMPFS_MAGIC, bsize: 4096, blocks, bfree: free, bavail: free, files,
-      ffree: files - this.inodes, namelen: 255 };
+    const { blocks, bfree, files, ffree } = this.space.statfs();
+    return { type: TMPFS_MAGIC, bsize: PAGE_SIZE, blocks, bfree, bavail: bfree, files, ffree, namelen: 255 };
   }
 }

@@ -447,8 +447,15 @@ export class Tty implements ControllingTty {
     else this.records.push({ bytes: [c], off: 0 });
   }
 
+  /**
+   * A complete line becomes readable. Unread lines are bounded as raw input
+   * is (RAW_INPUT_MAX bytes, and no more lines than Linux's N_TTY_BUF_SIZE
+   * buffer could hold): past that a line is dropped, so that input pushed
+   * with TIOCSTI and never read cannot grow the kernel without bound.
+   */
   private commitLine(): void {
-    this.records.push({ bytes: this.edit, off: 0 });
+    const full = this.records.length >= N_TTY_BUF_SIZE || this.rawCount() + this.edit.length > RAW_INPUT_MAX;
+    if (!full) this.records.push({ bytes: this.edit, off: 0 });
     this.edit = [];
   }
 

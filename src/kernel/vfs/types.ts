@@ -93,6 +93,12 @@ export interface FileSystem {
   readonly dev: number;
   readonly root: Inode;
   statfs(): StatFs;
+  /** mount -o remount with these filesystem options (mount(2)'s data): 0 or -errno. Absent: options cannot change. */
+  remount?(data: string): number;
+  /** The filesystem's own options as /proc/mounts shows them (after ro/rw and the other generic ones). */
+  showOptions?(): string;
+  /** Its last mount is gone and nothing refers to it: free what it holds (a tmpfs's files). */
+  release?(): void;
 }
 
 /** poll(2) event bits (include/uapi/asm-generic/poll.h). */
@@ -163,6 +169,8 @@ export interface FileOps {
   readdir?(f: OpenFile): DirEntry[] | number;
   /** Host fd backing this file, for mmap of files (regular files, memfds). */
   hostFd?(f: OpenFile): number;
+  /** fallocate(2) with a valid mode, offset >= 0 and len > 0: 0 or -errno. Absent: EOPNOTSUPP. */
+  fallocate?(f: OpenFile, mode: number, offset: number, len: number): number;
   /** The open emptied the file already (O_TRUNC, with do_truncate's times): open(2) need not truncate again. */
   readonly truncated?: boolean;
   /** seek policy: 'normal' (files), 'none' (pipes, ttys: ESPIPE) */
