@@ -21,7 +21,7 @@ import { monotonicMs, TimerQueue } from './timers.ts';
 import type { WaitQueue } from './wait-queue.ts';
 import type { MountTable } from './vfs/mounts.ts';
 import type { Location } from './vfs/path-walk.ts';
-import { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGKILL } from './signal-state.ts';
+import { SIG_DFL, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGKILL } from './signal-state.ts';
 
 export type SyscallHandler = (k: Kernel, t: Task, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number) => number;
 
@@ -337,8 +337,19 @@ export class Kernel {
     if (how === 'hold') return;
     const r = how === 'step' ? this.platform.step(t.hostTid, t.regs) : this.platform.resume(t.hostTid, t.regs, 0);
     if (r < 0) {
-      // ESRCH: the host thread died under us (killed with its group).
       t.state = TaskState.InKernel;
+      // ESRCH: the host thread died under us (killed with its group).
+      if (r === -E.ESRCH) return;
+      /*
+       * The host refused the registers (ptrace's putreg checks segment
+       * selectors and FS/GS bases as Linux's own return to user does): the
+       * thread cannot run on. Linux's answer to a frame it cannot return
+       * to is force_sigsegv(), with the default action whatever the guest
+       * had set, so no handler frame brings the same registers back.
+       */
+      t.proc.sighand.actions[SIGSEGV]!.handler = SIG_DFL;
+      this.parts.forceSignal(this, t, SIGSEGV, 0, 0);
+      this.returnToUser(t);
       return;
     }
     t.state = TaskState.Running;

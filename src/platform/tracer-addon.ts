@@ -49,8 +49,6 @@ export interface TracerAddon {
   count(kind: CountKind): number;
   terminalSave(fd: number): number;
   terminalRestore(): number;
-  /** a host directory's struct linux_dirent64 records, d_ino and d_type as lstat gives them, or -errno */
-  readDir(path: string): Buffer | number;
   /** `len` bytes between host file `fd` at `pos` and guest memory at `addr`: bytes moved (short at a fault or end of file) or -errno */
   fileIo(op: FileIoOp, fd: number, pos: number, pid: number, addr: number, len: number): number;
 }

@@ -190,7 +190,7 @@ static void boundary(const char *name, const char *path, char **argv, int n, siz
 		else if (r.err == E2BIG)
 			hi = mid;
 		else {
-			printf("%s: unexpected %s status %#x at %zu\n", name, errname(r.err), r.status, mid);
+			printf("%s: unexpected %s (errno %d) status %#x at %zu\n", name, errname(r.err), r.err, r.status, mid);
 			break;
 		}
 	}

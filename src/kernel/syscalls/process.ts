@@ -10,7 +10,7 @@ import type { Kernel } from '../kernel.ts';
 import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW } from '../lookup.ts';
 import { CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, SIGCHLD } from '../signal-state.ts';
 import { NR } from '../syscall-names.ts';
-import { accessOk } from '../guest-memory.ts';
+import { accessOk, TASK_SIZE } from '../guest-memory.ts';
 import { BLOCK, GONE, NO_RESULT } from '../syscall-result.ts';
 import { Process, Task, TaskState, type ChildEvent } from '../task.ts';
 import { WaitQueue } from '../wait-queue.ts';
@@ -354,16 +354,20 @@ function sysGetsid(k: Kernel, t: Task, pid: number): number {
 const ARCH_SET_GS = 0x1001, ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003, ARCH_GET_GS = 0x1004,
   ARCH_GET_CPUID = 0x1011, ARCH_SET_CPUID = 0x1012;
 
-/** arch_prctl(2): the thread's FS/GS bases live in its registers. */
+/**
+ * arch_prctl(2): the thread's FS/GS bases live in its registers. A base at
+ * or above TASK_SIZE_MAX is EPERM (do_arch_prctl_64 in
+ * arch/x86/kernel/process_64.c), and ptrace could not set it either.
+ */
 function sysArchPrctl(k: Kernel, t: Task, code: number, addr: number): number {
   const hp = t.proc.mm.hostPid;
   switch (code | 0) {
     case ARCH_SET_FS:
-      if (addr < 0 || addr >= 0x800000000000) return -E.EPERM;
+      if (addr < 0 || addr >= TASK_SIZE) return -E.EPERM;
       t.regs.set(Reg.FS_BASE, addr);
       return 0;
     case ARCH_SET_GS:
-      if (addr < 0 || addr >= 0x800000000000) return -E.EPERM;
+      if (addr < 0 || addr >= TASK_SIZE) return -E.EPERM;
       t.regs.set(Reg.GS_BASE, addr);
       return 0;
     case ARCH_GET_FS: return k.mem.writeU64(hp, addr, t.regs.get(Reg.FS_BASE));

@@ -15,7 +15,7 @@
  */
 import { hostBuildDir } from '../../paths.ts';
 import { loadTracerAddon } from '../../platform/tracer-addon.ts';
-import type { HostDirent } from './host-dirents.ts';
+import { parseDirents, type HostDirent } from './host-dirents.ts';
 import type { Timespec } from './types.ts';
 
 /** The guest's metadata of a file, as the override xattr holds it. */
@@ -103,9 +103,6 @@ const DEV = 0, INO_HI = 1, INO_LO = 2, MODE = 3, NLINK = 4, UID = 5, GID = 6, RD
   BLOCKS = 10, ATIME = 11, MTIME = 13, CTIME = 15, META = 17, META_UID = 18, META_GID = 19, META_MODE = 20,
   META_RDEV = 21, STAT_SLOTS = 22;
 
-/** Offsets in struct linux_dirent64: d_ino, d_off, d_reclen, d_type, d_name. */
-const D_RECLEN = 16, D_TYPE = 18, D_NAME = 19;
-
 /* Calls are synchronous, on the kernel's one thread: one array of each serves them all. */
 const statBuf = new Float64Array(STAT_SLOTS);
 const metaBuf = new Float64Array(4);
@@ -146,18 +143,6 @@ function metaArg(meta: GuestMeta | undefined): Float64Array | null {
   metaBuf[2] = meta.mode;
   metaBuf[3] = meta.rdev;
   return metaBuf;
-}
-
-/** A directory's entries but "." and "..", from its linux_dirent64 records. */
-function parseDirents(recs: Buffer): HostDirent[] {
-  const out: HostDirent[] = [];
-  for (let off = 0; off < recs.length; off += recs.readUInt16LE(off + D_RECLEN)) {
-    const end = recs.indexOf(0, off + D_NAME);
-    const name = recs.toString('utf8', off + D_NAME, end);
-    if (name === '.' || name === '..') continue;
-    out.push({ name, ino: recs.readBigUInt64LE(off), type: recs[off + D_TYPE]! });
-  }
-  return out;
 }
 
 export class HostLayer {

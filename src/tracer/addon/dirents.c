@@ -92,7 +92,11 @@ static int read_all(int fd, char **out, size_t *out_len)
 	return 0;
 }
 
-/* The records of the directory open as `fd`, as read_dirents() gives them. */
+/*
+ * The linux_dirent64 records of the directory open as `fd` into a
+ * malloc'd *out the caller frees, d_ino and d_type those of lstat; 0 or
+ * -errno.
+ */
 int read_dirents_fd(int fd, char **out, size_t *out_len)
 {
 	int err;
@@ -100,25 +104,5 @@ int read_dirents_fd(int fd, char **out, size_t *out_len)
 	err = read_all(fd, out, out_len);
 	if (!err)
 		settle_entries(fd, *out, *out_len);
-	return err;
-}
-
-/*
- * The linux_dirent64 records of directory `path` (never through a final
- * symlink) into a malloc'd *out the caller frees; 0 or -errno.
- */
-int read_dirents(const char *path, char **out, size_t *out_len)
-{
-	int fd, err;
-
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	err = read_dirents_fd(fd, out, out_len);
-	/* A read-only directory fd has nothing to flush: close fails only on a bad fd. */
-	if (close(fd) < 0 && !err) {
-		err = -errno;
-		free(*out);
-	}
 	return err;
 }

@@ -650,18 +650,31 @@ int layer_unlink(int layer, const char *rel, int dir)
 	return close_keep(pfd, err);
 }
 
+/*
+ * The parents of @from and @to, for a call naming two entries of the
+ * layer: 0 with both open (the caller closes them), or -errno with none.
+ */
+static int open_two_parents(int layer, const char *from, const char *to, int *from_dir,
+			    const char **from_name, int *to_dir, const char **to_name)
+{
+	*from_dir = open_parent(layer, from, from_name);
+	if (*from_dir < 0)
+		return *from_dir;
+	*to_dir = open_parent(layer, to, to_name);
+	if (*to_dir < 0)
+		return close_keep(*from_dir, *to_dir);
+	return 0;
+}
+
 /* renameat2(2) within the layer. */
 int layer_rename(int layer, const char *from, const char *to, unsigned int flags)
 {
 	const char *from_name, *to_name;
 	int from_dir, to_dir, err;
 
-	from_dir = open_parent(layer, from, &from_name);
-	if (from_dir < 0)
-		return from_dir;
-	to_dir = open_parent(layer, to, &to_name);
-	if (to_dir < 0)
-		return close_keep(from_dir, to_dir);
+	err = open_two_parents(layer, from, to, &from_dir, &from_name, &to_dir, &to_name);
+	if (err < 0)
+		return err;
 	err = renameat2(from_dir, from_name, to_dir, to_name, flags) < 0 ? -errno : 0;
 	err = close_keep(to_dir, err);
 	return close_keep(from_dir, err);
@@ -673,12 +686,9 @@ int layer_link(int layer, const char *from, const char *to)
 	const char *from_name, *to_name;
 	int from_dir, to_dir, err;
 
-	from_dir = open_parent(layer, from, &from_name);
-	if (from_dir < 0)
-		return from_dir;
-	to_dir = open_parent(layer, to, &to_name);
-	if (to_dir < 0)
-		return close_keep(from_dir, to_dir);
+	err = open_two_parents(layer, from, to, &from_dir, &from_name, &to_dir, &to_name);
+	if (err < 0)
+		return err;
 	err = linkat(from_dir, from_name, to_dir, to_name, 0) < 0 ? -errno : 0;
 	err = close_keep(to_dir, err);
 	return close_keep(from_dir, err);

@@ -722,32 +722,6 @@ static napi_value js_helper_status(napi_env env, napi_callback_info info)
 }
 
 /*
- * readDir(path) -> the directory's linux_dirent64 records, d_ino and
- * d_type those of lstat (dirents.c), or -errno
- */
-static napi_value js_read_dir(napi_env env, napi_callback_info info)
-{
-	napi_value argv[1], r;
-	char path[PATH_MAX], *recs;
-	size_t len, recs_len;
-	napi_status st;
-	int err;
-
-	if (get_args(env, info, 1, argv) < 0)
-		return NULL;
-	CHECK(env, napi_get_value_string_utf8(env, argv[0], path, sizeof(path), &len));
-	if (len >= sizeof(path) - 1)
-		return make_int(env, -ENAMETOOLONG);
-	err = read_dirents(path, &recs, &recs_len);
-	if (err < 0)
-		return make_int(env, err);
-	st = napi_create_buffer_copy(env, recs_len, recs, NULL, &r);
-	free(recs);
-	CHECK(env, st);
-	return r;
-}
-
-/*
  * fileIo(op, fd, pos, pid, addr, len) -> bytes moved | -errno: op 0 reads
  * the host file into guest memory (read(2)), op 1 writes guest memory
  * into it (write(2)); see file_io.c.
@@ -803,7 +777,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
 		{ "count", js_count },
 		{ "terminalSave", js_terminal_save },
 		{ "terminalRestore", js_terminal_restore },
-		{ "readDir", js_read_dir },
 		{ "fileIo", js_file_io },
 	};
 	napi_value fn;

@@ -1125,8 +1125,16 @@ static int serve_fd_notification(pid_t tid, const int *kernel_fds, int n, int fi
 			.newfd = first_fd >= 0 ? (uint32_t)(first_fd + i) : 0,
 			.newfd_flags = O_CLOEXEC,
 		};
-		int got = ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+		int got;
 
+		/*
+		 * ADDFD waits, interruptibly, for the target to install the
+		 * fd; a wake-up signal to this thread ends the wait with the
+		 * fd not added (seccomp_notify_addfd), so ask again.
+		 */
+		do
+			got = ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+		while (got < 0 && errno == EINTR);
 		if (got < 0) {
 			fd = -errno;
 			break;

@@ -167,7 +167,6 @@ int terminal_save(int fd);
 int terminal_restore(void);
 
 /* dirents.c */
-int read_dirents(const char *path, char **out, size_t *out_len);
 int read_dirents_fd(int fd, char **out, size_t *out_len);
 
 /* layer_ops.c: the overlay layers' host operations, as addon exports */
