@@ -21,6 +21,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +44,19 @@
  * Low in the address space (the program's own data), so that a range of a
  * few GiB from it stays below TASK_SIZE_MAX whatever the address-space
  * layout randomization did (a stack buffer may sit within 2 GiB of it).
+ * Big enough for what the file cases read into it.
  */
-static char low_buf[16];
+static char low_buf[4096];
+
+/* The top of the x86-64 user address space: the first address no user mapping reaches. */
+#define TASK_SIZE_MAX 0x7ffffffff000UL
+
+/*
+ * The mark of a case whose answer changed since older kernels: what the
+ * host's 6.18 gives, which the host-patch VM's 6.1 does not (see
+ * test/helpers/badinput.ts: those cases are compared only against 6.18).
+ */
+#define VERSIONED "@6.18"
 
 /* Prints one case. exact=0 prints "ok" for a success whose value may vary. */
 static void report(const char *name, long ret, int exact) {
@@ -132,6 +144,12 @@ static void file_io_cases(const char *tag, const char *path, char *edge) {
   struct iovec first_bad[2] = {{BAD, 3}, {buf, 2}};
   CASEF(tag, "writev_first_bad", syscall(SYS_writev, fd, first_bad, 2));
   CASEF(tag, "readv_first_bad", syscall(SYS_readv, fd, first_bad, 2));
+  /* a vector whose buffer runs off its mapping: what fits is read */
+  struct iovec off_edge[2] = {{buf, 2}, {edge - 3, 10}};
+  CASEF(tag, "seek_start_for_readv", syscall(SYS_lseek, fd, 0L, SEEK_SET));
+  CASEF(tag, "readv_runs_off_mapping", syscall(SYS_readv, fd, off_edge, 2));
+  CASEF(tag, "pos_after_readv_off_mapping", syscall(SYS_lseek, fd, 0L, SEEK_CUR));
+  CASEF(tag, "preadv_runs_off_mapping", syscall(SYS_preadv, fd, off_edge, 2, 1L, 0L));
   CASEF(tag, "close", syscall(SYS_close, fd));
 
   /* A regular file takes a big write whole, and gives a big read whole. */
@@ -165,6 +183,39 @@ static void file_io_cases(const char *tag, const char *path, char *edge) {
   CASEF(tag, "append_read_writeonly", syscall(SYS_read, fd, buf, 1));
   CASEF(tag, "append_close", syscall(SYS_close, fd));
 
+  /*
+   * Counts that run past the user address space: access_ok() fails on the
+   * whole range before anything moves (vfs_read()/vfs_write() in
+   * fs/read_write.c), so EFAULT with the file and its position untouched,
+   * whatever the file would have given. A range that stays below the top of
+   * user space is read as usual (as much as the file has). Older kernels
+   * (the 6.1 of the host-patch VM) checked less and moved bytes up to the
+   * first fault: those cases are marked VERSIONED, and their buffer is the
+   * last bytes before the unmapped page at `edge`, so that such a kernel
+   * moves 16 bytes at most; the file is put back as it was after them.
+   */
+  char *hb = edge - 16;
+  fd = open(path, O_RDWR);
+  if (fd < 0) {
+    perror(path);
+    exit(100);
+  }
+  unsigned long to_top = TASK_SIZE_MAX - (unsigned long)hb;
+  CASEF(tag, "read_past_user_space" VERSIONED, syscall(SYS_read, fd, hb, TASK_SIZE_MAX));
+  CASEF(tag, "read_ssize_max", syscall(SYS_read, fd, hb, 0x7fffffffffffffffUL));
+  CASEF(tag, "read_one_past_the_top" VERSIONED, syscall(SYS_read, fd, hb, to_top + 1));
+  CASEF(tag, "pos_after_reads_past_user_space" VERSIONED, syscall(SYS_lseek, fd, 0L, SEEK_CUR));
+  CASEF(tag, "pread_past_user_space" VERSIONED, syscall(SYS_pread64, fd, hb, TASK_SIZE_MAX, 0L));
+  CASEF(tag, "write_past_user_space" VERSIONED, syscall(SYS_write, fd, hb, TASK_SIZE_MAX));
+  CASEF(tag, "pwrite_past_user_space" VERSIONED, syscall(SYS_pwrite64, fd, hb, TASK_SIZE_MAX, 4L));
+  CASEF(tag, "pwrite_past_user_space_bad_offset", syscall(SYS_pwrite64, fd, hb, TASK_SIZE_MAX, -1L));
+  CASEF(tag, "pos_after_writes_past_user_space" VERSIONED, syscall(SYS_lseek, fd, 0L, SEEK_CUR));
+  CASEF(tag, "put_back", syscall(SYS_ftruncate, fd, 4L) == 0 && syscall(SYS_lseek, fd, 0L, SEEK_SET) == 0 ? 0 : -2);
+  CASEF(tag, "read_up_to_the_top", syscall(SYS_pread64, fd, hb, to_top, 0L));
+  CASEF(tag, "read_up_to_the_top_less_one", syscall(SYS_read, fd, hb, to_top - 1));
+  CASEF(tag, "pread_up_to_the_top_less_one", syscall(SYS_pread64, fd, hb, to_top - 1, 1L));
+  CASEF(tag, "close_after_past_user_space", syscall(SYS_close, fd));
+
   /* what the file holds now, NULs shown as '.' */
   fd = open(path, O_RDONLY);
   long n = fd < 0 ? -1 : read(fd, buf, sizeof buf);
@@ -173,6 +224,108 @@ static void file_io_cases(const char *tag, const char *path, char *edge) {
   for (long i = 0; i < n; i++) putchar(buf[i] ? buf[i] : '.');
   putchar('\n');
   fflush(stdout);
+}
+
+/* A child that exits with `code` at once. */
+static pid_t child_exiting(int code) {
+  pid_t pid = fork();
+  if (pid < 0) {
+    perror("fork");
+    exit(100);
+  }
+  if (pid == 0) _exit(code);
+  return pid;
+}
+
+/* Bytes of `buf` that are no longer the 0xaa it was filled with. */
+static long changed(const unsigned char *buf, size_t len) {
+  long n = 0;
+  for (size_t i = 0; i < len; i++) n += buf[i] != 0xaa;
+  return n;
+}
+
+/*
+ * wait4 and waitid with bad pointers (kernel/exit.c): the child is reaped
+ * first and the copy out fails after, so the call says EFAULT and a second
+ * wait finds nothing; a stop is consumed the same way. waitid writes six
+ * fields of its siginfo (24 bytes), zeros when no child was waited for, and
+ * it writes them whatever the wait gave, an error included.
+ */
+static void wait_cases(char *buf) {
+  int status = 0;
+  pid_t c = child_exiting(3);
+  CASE("wait4_bad_status_pointer", syscall(SYS_wait4, c, BAD, 0, NULL));
+  CASE("wait4_after_bad_status_pointer", syscall(SYS_wait4, c, NULL, WNOHANG, NULL));
+  c = child_exiting(4);
+  CASE("wait4_kernel_status_pointer", syscall(SYS_wait4, c, (void *)0xffff800000000000UL, 0, NULL));
+  CASE("wait4_after_kernel_status_pointer", syscall(SYS_wait4, -1, NULL, WNOHANG, NULL));
+  c = child_exiting(5);
+  CASE("wait4_bad_rusage_pointer", syscall(SYS_wait4, c, &status, 0, BAD));
+  CASE("wait4_status_with_bad_rusage", status);
+  CASE("wait4_after_bad_rusage_pointer", syscall(SYS_wait4, c, NULL, WNOHANG, NULL));
+  CASE("wait4_int_min", syscall(SYS_wait4, INT32_MIN, NULL, WNOHANG, NULL));
+  CASE("wait4_most_negative_group", syscall(SYS_wait4, -INT32_MAX, NULL, WNOHANG, NULL));
+
+  /* a stop reported into a bad pointer is consumed all the same */
+  c = fork();
+  if (c == 0) {
+    raise(SIGSTOP);
+    _exit(0);
+  }
+  CASE("wait4_stop_bad_status_pointer", syscall(SYS_wait4, c, BAD, WUNTRACED, NULL));
+  CASE("wait4_stop_again", syscall(SYS_wait4, c, &status, WUNTRACED | WNOHANG, NULL));
+  kill(c, SIGKILL);
+  CASE_OK("wait4_stopped_child_killed", syscall(SYS_wait4, c, &status, 0, NULL));
+
+  c = child_exiting(6);
+  CASE("waitid_bad_infop", syscall(SYS_waitid, P_PID, c, BAD, WEXITED, NULL));
+  CASE("waitid_after_bad_infop", syscall(SYS_waitid, P_PID, c, buf, WEXITED | WNOHANG, NULL));
+  c = child_exiting(7);
+  memset(buf, 0xaa, 128);
+  CASE("waitid_bad_rusage_pointer", syscall(SYS_waitid, P_PID, c, buf, WEXITED, BAD));
+  CASE("waitid_bad_rusage_infop_written", changed((unsigned char *)buf, 128));
+  CASE("waitid_after_bad_rusage_pointer", syscall(SYS_waitid, P_ALL, 0, NULL, WEXITED | WNOHANG, NULL));
+  c = child_exiting(8);
+  memset(buf, 0xaa, 128);
+  CASE("waitid_exited_child", syscall(SYS_waitid, P_PID, c, buf, WEXITED, NULL));
+  CASE("waitid_exited_infop_written", changed((unsigned char *)buf, 128));
+  memset(buf, 0xaa, 128);
+  CASE("waitid_no_children", syscall(SYS_waitid, P_ALL, 0, buf, WEXITED, NULL));
+  CASE("waitid_no_children_infop_written", changed((unsigned char *)buf, 128));
+  CASE("waitid_no_children_bad_infop", syscall(SYS_waitid, P_ALL, 0, BAD, WEXITED, NULL));
+  memset(buf, 0xaa, 128);
+  CASE("waitid_bad_options_infop", syscall(SYS_waitid, P_ALL, 0, buf, 0, NULL));
+  CASE("waitid_bad_options_infop_written", changed((unsigned char *)buf, 128));
+  CASE("waitid_pid_zero", syscall(SYS_waitid, P_PID, 0, buf, WEXITED, NULL));
+  CASE("waitid_pid_negative", syscall(SYS_waitid, P_PID, -5, buf, WEXITED, NULL));
+  CASE("waitid_pgid_negative", syscall(SYS_waitid, P_PGID, -1, buf, WEXITED, NULL));
+  CASE("waitid_pidfd_negative", syscall(SYS_waitid, 3 /* P_PIDFD */, -1, buf, WEXITED, NULL));
+  CASE("waitid_pidfd_not_open", syscall(SYS_waitid, 3 /* P_PIDFD */, 999, buf, WEXITED, NULL));
+  CASE("waitid_pidfd_not_a_pidfd", syscall(SYS_waitid, 3 /* P_PIDFD */, 0, buf, WEXITED, NULL));
+
+  /* a child still running: WNOHANG returns 0 and zeros the six fields */
+  int hold[2];
+  if (pipe(hold) != 0) {
+    perror("pipe");
+    exit(100);
+  }
+  c = fork();
+  if (c == 0) {
+    char x;
+    close(hold[1]);
+    _exit(read(hold[0], &x, 1) < 0 ? 1 : 0);
+  }
+  close(hold[0]);
+  memset(buf, 0xaa, 128);
+  CASE("waitid_wnohang_running_child", syscall(SYS_waitid, P_PID, c, buf, WEXITED | WNOHANG, NULL));
+  CASE("waitid_wnohang_infop_written", changed((unsigned char *)buf, 128));
+  CASE("waitid_wnohang_bad_infop", syscall(SYS_waitid, P_PID, c, BAD, WEXITED | WNOHANG, NULL));
+  status = 0x5555;
+  CASE("wait4_wnohang_running_child", syscall(SYS_wait4, c, &status, WNOHANG, NULL));
+  CASE("wait4_wnohang_status_untouched", status);
+  CASE("wait4_wnohang_bad_status_pointer", syscall(SYS_wait4, c, BAD, WNOHANG, NULL));
+  close(hold[1]);
+  CASE("wait4_released_child", syscall(SYS_wait4, c, &status, 0, NULL) == c ? status : -2);
 }
 
 int main(int argc, char **argv) {
@@ -232,6 +385,19 @@ int main(int argc, char **argv) {
   CASE("write_devfull_bad_buffer", syscall(SYS_write, devfull, BAD, 10));
   CASE("read_devnull_bad_buffer", syscall(SYS_read, devnull, BAD, 10));
   CASE("read_devzero_bad_buffer", syscall(SYS_read, devzero, BAD, 10));
+  /* devices fill a buffer that runs off its mapping as far as it goes (read_iter_zero()) */
+  CASE("read_devzero_runs_off_mapping", syscall(SYS_read, devzero, edge - 7, 100));
+  CASE("pread_devzero_runs_off_mapping", syscall(SYS_pread64, devzero, edge - 5, 100, 0L));
+  struct iovec zero_edge[2] = {{buf, 3}, {edge - 2, 10}};
+  /* (6.1 stopped at the buffer that faulted: 3) */
+  CASE("readv_devzero_runs_off_mapping" VERSIONED, syscall(SYS_readv, devzero, zero_edge, 2));
+  int devurandom = open("/dev/urandom", O_RDONLY);
+  CASE("read_devurandom_runs_off_mapping", syscall(SYS_read, devurandom, edge - 9, 100));
+  close(devurandom);
+  int status_file = open("/proc/self/status", O_RDONLY);
+  CASE("read_procfs_runs_off_mapping", syscall(SYS_read, status_file, edge - 11, 4000));
+  CASE("pos_after_procfs_read_off_mapping", syscall(SYS_lseek, status_file, 0L, SEEK_CUR));
+  close(status_file);
   /* lseek on them succeeds and the position stays 0 (null_lseek) */
   CASE("lseek_devnull_set", syscall(SYS_lseek, devnull, 100L, SEEK_SET));
   CASE("write_devnull", syscall(SYS_write, devnull, "abcd", 4));
@@ -290,6 +456,14 @@ int main(int argc, char **argv) {
   CASE("read_after_fault", syscall(SYS_read, p[0], buf, sizeof buf));
   CASE("read_negative_len", syscall(SYS_read, file, buf, (size_t)-1));
   CASE("read_directory", syscall(SYS_read, dir, buf, 1));
+  CASE("read_directory_zero_count", syscall(SYS_read, dir, buf, 0));
+  CASE("read_directory_past_user_space" VERSIONED, syscall(SYS_read, dir, edge - 16, TASK_SIZE_MAX));
+  CASE("pread_directory_zero_count", syscall(SYS_pread64, dir, buf, 0, 0L));
+  CASE("pread_writeonly_zero_count", syscall(SYS_pread64, p[1], buf, 0, 0L));
+  CASE("pread_file_writeonly_zero_count", syscall(SYS_pread64, rw, buf, 0, 0L));
+  CASE("pread_negative_count", syscall(SYS_pread64, file, buf, (size_t)-1, 0L));
+  CASE("pwrite_negative_count", syscall(SYS_pwrite64, rw, buf, (size_t)-1, 0L));
+  CASE("pwrite_readonly_zero_count", syscall(SYS_pwrite64, file, buf, 0, 0L));
   struct iovec iov[2] = {{"ab", 2}, {"cd", 2}};
   CASE("readv_bad_iovec", syscall(SYS_readv, p[0], BAD, 1));
   CASE("writev_negative_count", syscall(SYS_writev, p[1], iov, -1));
@@ -306,6 +480,29 @@ int main(int argc, char **argv) {
   CASE("lseek_pipe", syscall(SYS_lseek, p[0], 0, SEEK_SET));
   CASE("lseek_negative", syscall(SYS_lseek, file, -10L, SEEK_SET));
   CASE("lseek_bad_fd", syscall(SYS_lseek, -1, 0, SEEK_SET));
+
+  /* counts past the user address space on pipes and devices: EFAULT, nothing moved */
+  CASE("write_abc_for_huge_read", syscall(SYS_write, p[1], "abc", 3));
+  CASE("read_pipe_past_user_space" VERSIONED, syscall(SYS_read, p[0], edge - 16, TASK_SIZE_MAX));
+  CASE("read_pipe_ssize_max", syscall(SYS_read, p[0], edge - 16, 0x7fffffffffffffffUL));
+  CASE("read_pipe_after_huge_reads" VERSIONED, syscall(SYS_read, p[0], buf, sizeof buf));
+  CASE("write_pipe_past_user_space" VERSIONED, syscall(SYS_write, p[1], edge - 16, TASK_SIZE_MAX));
+  CASE("read_pipe_after_huge_write" VERSIONED, syscall(SYS_read, p[0], buf, sizeof buf));
+  /* the pipe empty again, whatever a kernel let through */
+  while (read(p[0], buf, sizeof buf) > 0)
+    ;
+  int hugenull = open("/dev/null", O_RDWR), hugezero = open("/dev/zero", O_RDONLY);
+  CASE("write_devnull_past_user_space" VERSIONED, syscall(SYS_write, hugenull, edge - 16, TASK_SIZE_MAX));
+  CASE("pwrite_devnull_past_user_space" VERSIONED, syscall(SYS_pwrite64, hugenull, edge - 16, TASK_SIZE_MAX, 0L));
+  CASE("read_devnull_past_user_space" VERSIONED, syscall(SYS_read, hugenull, edge - 16, TASK_SIZE_MAX));
+  CASE("read_devzero_past_user_space" VERSIONED, syscall(SYS_read, hugezero, edge - 16, TASK_SIZE_MAX));
+  CASE("pread_devzero_past_user_space" VERSIONED, syscall(SYS_pread64, hugezero, edge - 16, TASK_SIZE_MAX, 0L));
+  CASE("write_bad_fd_past_user_space", syscall(SYS_write, -1, edge - 16, TASK_SIZE_MAX));
+  CASE("read_writeonly_past_user_space", syscall(SYS_read, p[1], edge - 16, TASK_SIZE_MAX));
+  CASE("pread_pipe_past_user_space", syscall(SYS_pread64, p[0], edge - 16, TASK_SIZE_MAX, 0L));
+  CASE("pread_negative_offset_past_user_space", syscall(SYS_pread64, -1, edge - 16, TASK_SIZE_MAX, -1L));
+  close(hugenull);
+  close(hugezero);
 
   /* paths */
   char *long_path = malloc(5000);
@@ -325,6 +522,35 @@ int main(int argc, char **argv) {
   CASE("open_accmode_3", fd3 = syscall(SYS_open, "bi_file", O_RDWR | O_WRONLY));
   if (fd3 >= 0) close(fd3);
   CASE("open_creat_directory", syscall(SYS_openat, AT_FDCWD, "bi_new", O_CREAT | O_DIRECTORY, 0644));
+  /*
+   * Flag words with every bit set: open(2) drops the bits it does not know,
+   * then O_PATH keeps only O_DIRECTORY, O_NOFOLLOW and O_CLOEXEC of the rest
+   * (build_open_how() in fs/open.c), so this is a path lookup of a directory.
+   */
+  CASE("open_all_flags_missing", syscall(SYS_open, "bi_missing", 0xffffffffUL));
+  CASE("openat_all_flags_missing", syscall(SYS_openat, AT_FDCWD, "bi_missing", 0xffffffffUL, 0777));
+  CASE("open_all_flags_file", syscall(SYS_open, "bi_file", 0xffffffffUL));
+  CASE("open_all_flags_symlink", syscall(SYS_open, "bi_link", 0xffffffffUL));
+  long allfd;
+  CASE("open_all_flags_directory", allfd = syscall(SYS_open, "bi_dir", 0xffffffffUL));
+  CASE("getfl_all_flags_directory", syscall(SYS_fcntl, allfd, F_GETFL));
+  CASE("getfd_all_flags_directory", syscall(SYS_fcntl, allfd, F_GETFD));
+  CASE("read_all_flags_directory", syscall(SYS_read, allfd, buf, 1));
+  if (allfd >= 0) close(allfd);
+  CASE("open_path_creat_missing", syscall(SYS_open, "bi_missing", O_PATH | O_CREAT | O_TRUNC, 0644));
+  CASE("open_path_creat_excl_existing", allfd = syscall(SYS_open, "bi_file", O_PATH | O_CREAT | O_EXCL, 0644));
+  if (allfd >= 0) close(allfd);
+  CASE("open_path_tmpfile", allfd = syscall(SYS_open, ".", O_PATH | O_TMPFILE | O_RDWR, 0644));
+  if (allfd >= 0) close(allfd);
+  /* O_TMPFILE is __O_TMPFILE|O_DIRECTORY: the first bit alone, or with O_CREAT, is EINVAL */
+  CASE("open_tmpfile_bit_alone", syscall(SYS_open, ".", 020000000 | O_RDWR, 0644));
+  CASE("open_tmpfile_bit_alone_on_file", syscall(SYS_open, "bi_file", 020000000 | O_RDWR, 0644));
+  CASE("open_tmpfile_creat", syscall(SYS_open, ".", O_TMPFILE | O_CREAT | O_RDWR, 0644));
+  CASE("open_tmpfile_creat_readonly", syscall(SYS_open, ".", O_TMPFILE | O_CREAT | O_RDONLY, 0644));
+  /* unknown high bits are dropped: the file opens as if they were not there */
+  CASE("open_unknown_high_bits", allfd = syscall(SYS_open, "bi_file", O_RDONLY | 0xc0000000UL));
+  CASE("getfl_unknown_high_bits", syscall(SYS_fcntl, allfd, F_GETFL));
+  if (allfd >= 0) close(allfd);
   CASE("open_tmpfile_readonly", syscall(SYS_open, ".", O_TMPFILE | O_RDONLY, 0644));
   CASE("open_directory_for_writing", syscall(SYS_open, ".", O_WRONLY));
   CASE("open_directory_flag_on_file", syscall(SYS_open, "bi_file", O_RDONLY | O_DIRECTORY));
@@ -385,6 +611,46 @@ int main(int argc, char **argv) {
   CASE("fchownat_bad_flags", syscall(SYS_fchownat, AT_FDCWD, "bi_file", 0, 0, 0x4000));
   CASE("statfs_bad_buffer", syscall(SYS_statfs, ".", BAD));
 
+  /* flag and mode words with every bit set */
+  CASE("newfstatat_all_flags", syscall(SYS_newfstatat, AT_FDCWD, "bi_file", &st, 0xffffffffUL));
+  CASE("statx_all_flags", syscall(SYS_statx, AT_FDCWD, "bi_file", 0xffffffffUL, 0x7ff, buf));
+  CASE("statx_all_mask_bits", syscall(SYS_statx, AT_FDCWD, "bi_file", 0, 0xffffffffUL, buf));
+  CASE("faccessat2_all_flags", syscall(SYS_faccessat2, AT_FDCWD, "bi_file", R_OK, 0xffffffffUL));
+  CASE("faccessat_all_mode_bits", syscall(SYS_faccessat, AT_FDCWD, "bi_file", 0xffffffffUL));
+  CASE("unlinkat_all_flags", syscall(SYS_unlinkat, AT_FDCWD, "bi_missing", 0xffffffffUL));
+  CASE("linkat_all_flags", syscall(SYS_linkat, AT_FDCWD, "bi_file", AT_FDCWD, "bi_hard2", 0xffffffffUL));
+  CASE("renameat2_all_flags", syscall(SYS_renameat2, AT_FDCWD, "bi_file", AT_FDCWD, "bi_file3", 0xffffffffUL));
+  CASE("fchownat_all_flags", syscall(SYS_fchownat, AT_FDCWD, "bi_file", 0, 0, 0xffffffffUL));
+  CASE("utimensat_all_flags", syscall(SYS_utimensat, AT_FDCWD, "bi_file", NULL, 0xffffffffUL));
+  CASE("fchmodat_all_mode_bits", syscall(SYS_fchmodat, AT_FDCWD, "bi_rw", 0xffffffffUL));
+  CASE("mode_after_all_mode_bits", syscall(SYS_stat, "bi_rw", &st) == 0 ? (long)st.st_mode : -2);
+  CASE("chmod_back", syscall(SYS_chmod, "bi_rw", 0644));
+  CASE("mkdir_all_mode_bits", syscall(SYS_mkdir, "bi_dir_all", 0xffffffffUL));
+  CASE("mkdir_all_mode_bits_mode", syscall(SYS_stat, "bi_dir_all", &st) == 0 ? (long)st.st_mode : -2);
+  long allmode;
+  CASE("creat_all_mode_bits", allmode = syscall(SYS_open, "bi_all_mode", O_CREAT | O_WRONLY, 0xffffffffUL));
+  if (allmode >= 0) close(allmode);
+  CASE("creat_all_mode_bits_mode", syscall(SYS_stat, "bi_all_mode", &st) == 0 ? (long)st.st_mode : -2);
+  CASE("mknod_all_mode_bits", syscall(SYS_mknod, "bi_node", 0xffffffffUL, 0));
+  CASE("mknod_fifo_all_permission_bits", syscall(SYS_mknod, "bi_fifo", S_IFIFO | 07777, 0));
+  CASE("mknod_fifo_mode", syscall(SYS_stat, "bi_fifo", &st) == 0 ? (long)st.st_mode : -2);
+  CASE("umask_all_bits", syscall(SYS_umask, 0xffffffffUL));
+  CASE("umask_back", syscall(SYS_umask, 022));
+
+  /* sizes that are ints to the kernel, and counts of other calls past user space */
+  CASE("readlink_size_minus_one", syscall(SYS_readlink, "bi_link", buf, 0xffffffffUL));
+  CASE("readlink_size_high_bits", syscall(SYS_readlink, "bi_link", buf, 0x100000003UL));
+  CASE("readlink_size_past_user_space", syscall(SYS_readlink, "bi_link", low_buf, TASK_SIZE_MAX));
+  CASE("getdents_rewind", syscall(SYS_lseek, dir, 0L, SEEK_SET));
+  CASE("getdents_count_past_user_space", syscall(SYS_getdents64, dir, low_buf, 0xffffffffUL) > 0 ? 1 : -2);
+  CASE("getdents_rewind_again", syscall(SYS_lseek, dir, 0L, SEEK_SET));
+  CASE("getdents_count_high_bits", syscall(SYS_getdents64, dir, buf, 0x100000001UL));
+  CASE("getcwd_size_past_user_space", syscall(SYS_getcwd, low_buf, TASK_SIZE_MAX) > 0 ? 1 : -2);
+  CASE("pread_offset_near_max", syscall(SYS_pread64, file, buf, 1, 0x7ffffffffffffff0L));
+  CASE("pread_offset_range_to_max", syscall(SYS_pread64, file, buf, 15, 0x7ffffffffffffff0L));
+  CASE("pread_offset_range_past_max", syscall(SYS_pread64, file, buf, 16, 0x7ffffffffffffff0L));
+  CASE("pread_offset_max", syscall(SYS_pread64, file, buf, 0, 0x7fffffffffffffffL));
+
   /* descriptors */
   CASE("dup_bad_fd", syscall(SYS_dup, -1));
   CASE("dup2_to_negative", syscall(SYS_dup2, 1, -1));
@@ -430,6 +696,7 @@ int main(int argc, char **argv) {
   CASE("wait4_no_children", syscall(SYS_wait4, -1, NULL, 0, NULL));
   CASE("wait4_bad_options", syscall(SYS_wait4, -1, NULL, 0x12345678, NULL));
   CASE("waitid_bad_idtype", syscall(SYS_waitid, 99, 0, buf, WEXITED, NULL));
+  wait_cases(buf);
   char *args[] = {"x", NULL};
   char *envs[] = {NULL};
   CASE("execve_not_executable", syscall(SYS_execve, "bi_noexec", args, envs));
@@ -452,6 +719,12 @@ int main(int argc, char **argv) {
   CASE("prctl_bad_option", syscall(SYS_prctl, 99999, 0, 0, 0, 0));
   CASE("arch_prctl_bad_code", syscall(SYS_arch_prctl, 0x9999, 0));
   CASE("arch_prctl_get_fs_bad_pointer", syscall(SYS_arch_prctl, 0x1003 /* ARCH_GET_FS */, BAD));
+  /* a base at TASK_SIZE_MAX or above is EPERM (and ptrace could not set it) */
+  CASE("arch_prctl_set_gs_task_size_max", syscall(SYS_arch_prctl, 0x1001 /* ARCH_SET_GS */, TASK_SIZE_MAX));
+  CASE("arch_prctl_set_gs_top_byte", syscall(SYS_arch_prctl, 0x1001, TASK_SIZE_MAX + 0xfff));
+  CASE("arch_prctl_set_fs_task_size_max", syscall(SYS_arch_prctl, 0x1002 /* ARCH_SET_FS */, TASK_SIZE_MAX));
+  CASE("arch_prctl_set_gs_last_page", syscall(SYS_arch_prctl, 0x1001, TASK_SIZE_MAX - 4096));
+  CASE("arch_prctl_set_gs_back", syscall(SYS_arch_prctl, 0x1001, 0));
   CASE("getgroups_negative", syscall(SYS_getgroups, -1, NULL));
   CASE("setgroups_too_many", syscall(SYS_setgroups, 70000, buf));
 
@@ -463,6 +736,17 @@ int main(int argc, char **argv) {
   CASE("mmap_fixed_unaligned", syscall(SYS_mmap, (void *)0x10001, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
   CASE("mmap_shared_write_readonly_fd", syscall(SYS_mmap, NULL, page, PROT_WRITE, MAP_SHARED, file, 0));
   CASE("mmap_directory", syscall(SYS_mmap, NULL, page, PROT_READ, MAP_PRIVATE, dir, 0));
+  /* mmap(2) ignores prot bits it does not know (mprotect refuses them); the length and offset overflow checks of do_mmap() */
+  long mapped;
+  CASE_OK("mmap_unknown_prot_bits", mapped = syscall(SYS_mmap, NULL, page, PROT_READ | 0x100, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  if (mapped != -1) munmap((void *)mapped, page);
+  CASE_OK("mmap_file_unknown_prot_bits", mapped = syscall(SYS_mmap, NULL, page, PROT_READ | 0x10000000, MAP_PRIVATE, file, 0));
+  if (mapped != -1) munmap((void *)mapped, page);
+  CASE("mmap_length_minus_one", syscall(SYS_mmap, NULL, -1L, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  CASE("mmap_file_length_minus_one", syscall(SYS_mmap, NULL, -1L, PROT_READ, MAP_PRIVATE, file, 0));
+  CASE("mmap_file_offset_minus_4096", syscall(SYS_mmap, NULL, page, PROT_READ, MAP_PRIVATE, file, -4096L));
+  CASE_OK("mmap_anonymous_offset_minus_4096", mapped = syscall(SYS_mmap, NULL, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, -4096L));
+  if (mapped != -1) munmap((void *)mapped, page);
   CASE("munmap_unaligned", syscall(SYS_munmap, two + 1, page));
   CASE("munmap_zero_length", syscall(SYS_munmap, two, 0));
   CASE("mprotect_unaligned", syscall(SYS_mprotect, two + 1, page, PROT_READ));
