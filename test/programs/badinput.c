@@ -454,6 +454,13 @@ int main(int argc, char **argv) {
   CASE("write_xyz", syscall(SYS_write, p[1], "xyz", 3));
   CASE("read_bad_buffer", syscall(SYS_read, p[0], BAD, 3));
   CASE("read_after_fault", syscall(SYS_read, p[0], buf, sizeof buf));
+  /* sendfile (do_sendfile): a pipe has no splice_read, so it is no input; the offset comes in first */
+  off_t sf_off = 0;
+  CASE("sendfile_from_pipe", syscall(SYS_sendfile, p[1], p[0], NULL, 1));
+  CASE("sendfile_from_pipe_with_offset", syscall(SYS_sendfile, p[1], p[0], &sf_off, 1));
+  CASE("sendfile_to_readonly_file", syscall(SYS_sendfile, file, file, NULL, 1));
+  CASE("sendfile_bad_offset_pointer_bad_fds", syscall(SYS_sendfile, -1, -1, BAD, 1));
+  CASE("sendfile_from_write_end", syscall(SYS_sendfile, p[1], p[1], NULL, 1));
   CASE("read_negative_len", syscall(SYS_read, file, buf, (size_t)-1));
   CASE("read_directory", syscall(SYS_read, dir, buf, 1));
   CASE("read_directory_zero_count", syscall(SYS_read, dir, buf, 0));

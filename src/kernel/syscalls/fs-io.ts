@@ -15,7 +15,7 @@ import { locInode } from '../vfs/path-walk.ts';
 import { createPipe, pipefs, pipeOf } from '../vfs/pipe.ts';
 import { setPipeSize } from '../vfs/pipe-size.ts';
 import { releaseFor } from '../memory-budget.ts';
-import { OpenFile, S_IFDIR, S_IFLNK, S_IFREG, type FileOps } from '../vfs/types.ts';
+import { OpenFile, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK, type FileOps } from '../vfs/types.ts';
 import { inodePermission, onReadOnlyMount, R_OK, W_OK, X_OK } from './fs-meta.ts';
 import { BLOCK } from '../syscall-result.ts';
 import type { SyscallFamily } from './table.ts';
@@ -694,19 +694,30 @@ function sysTruncate(k: Kernel, t: Task, pathPtr: number, len: number): number {
   return inode.setattr?.({ size: len }) ?? -E.EPERM;
 }
 
-/** sendfile(2): in-kernel copy, used by busybox cp. */
+/**
+ * sendfile(2): in-kernel copy, used by busybox cp. do_sendfile()'s order:
+ * the input fd (EBADF; ESPIPE for an offset on a stream), then the output
+ * fd; a pipe or socket as input has no splice_read, so do_splice_read()
+ * says EINVAL (the host's 6.18 does), never a wait on it.
+ */
 function sysSendfile(k: Kernel, t: Task, outFd: number, inFd: number, offPtr: number, count: number): number {
-  const out = getFile(t, outFd | 0);
-  if (typeof out === 'number') return out;
-  const inp = getFile(t, inFd | 0);
-  if (typeof inp === 'number') return inp;
   const pid = t.proc.mm.hostPid;
   let pos: number | undefined;
   if (offPtr) {
+    // (sendfile64 copies the offset in before it looks at either fd)
     const p = k.mem.readU64(pid, offPtr);
     if (p < 0) return -E.EFAULT;
     pos = p;
   }
+  const inp = getFile(t, inFd | 0);
+  if (typeof inp === 'number') return inp;
+  if (!readable(inp)) return -E.EBADF;
+  const stream = inp.inode.type === S_IFIFO || inp.inode.type === S_IFSOCK;
+  if (pos !== undefined && stream) return -E.ESPIPE;
+  const out = getFile(t, outFd | 0);
+  if (typeof out === 'number') return out;
+  if (!writable(out)) return -E.EBADF;
+  if (stream) return -E.EINVAL;
   const data = readFrom(k, t, inp, Math.min(count, CHUNK), pos);
   if (typeof data === 'number') return data;
   if (data.length === 0) return 0;
