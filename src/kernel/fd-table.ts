@@ -46,12 +46,7 @@ export class FdTable {
    */
   install(file: OpenFile, cloexec: boolean, minFd = 0): number {
     for (let fd = minFd; fd < this.limit; fd++) {
-      if (!this.fds[fd]) {
-        if (file.refs === 0 && !kernelMemory.charge(FILE_COST, Charge.Heap)) return -E.ENFILE;
-        this.fds[fd] = { file, cloexec };
-        file.refs++;
-        return fd;
-      }
+      if (!this.fds[fd]) return this.place(fd, file, cloexec);
     }
     return -E.EMFILE;
   }
@@ -59,11 +54,17 @@ export class FdTable {
   /** dup2/dup3: replace whatever `fd` held. */
   installAt(fd: number, file: OpenFile, cloexec: boolean): number {
     if (fd < 0 || fd >= this.limit) return -E.EBADF;
-    if (file.refs === 0 && !kernelMemory.charge(FILE_COST, Charge.Heap)) return -E.ENFILE;
     const old = this.fds[fd];
+    const r = this.place(fd, file, cloexec);
+    if (r >= 0 && old) drop(old.file);
+    return r;
+  }
+
+  /** Put `file` at `fd`; a new description (no refs yet) is charged to the guest's memory: fd, or ENFILE. */
+  private place(fd: number, file: OpenFile, cloexec: boolean): number {
+    if (file.refs === 0 && !kernelMemory.charge(FILE_COST, Charge.Heap)) return -E.ENFILE;
     this.fds[fd] = { file, cloexec };
     file.refs++;
-    if (old) drop(old.file);
     return fd;
   }
 

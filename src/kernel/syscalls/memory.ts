@@ -21,10 +21,9 @@ import type { Task } from '../task.ts';
 import { getRlimit, RLIMIT_MEMLOCK } from './misc.ts';
 import { readable, writable, getFile, O_APPEND } from './fs-io.ts';
 import type { SyscallFamily } from './table.ts';
+import { TASK_SIZE } from '../guest-memory.ts';
 
 const PAGE = 4096;
-/** The end of the user address space (TASK_SIZE of a 4-level x86-64 host). */
-const TASK_SIZE = 0x7ffffffff000;
 /** The largest file offset a mapping may reach (MAX_LFS_FILESIZE). */
 const MAX_FILE_OFFSET = 2 ** 63 - 1;
 /** The flags MAP_SHARED_VALIDATE knows (LEGACY_MAP_MASK | MAP_SYNC, mm/mmap.c). */

@@ -16,7 +16,7 @@
 import { hostBuildDir } from '../../paths.ts';
 import { loadTracerAddon } from '../../platform/tracer-addon.ts';
 import { parseDirents, type HostDirent } from './host-dirents.ts';
-import type { Timespec } from './types.ts';
+import type { StatFs, Timespec } from './types.ts';
 
 /** The guest's metadata of a file, as the override xattr holds it. */
 export interface GuestMeta {
@@ -46,14 +46,8 @@ export interface HostStat {
   readonly meta: GuestMeta | undefined;
 }
 
-export interface HostStatFs {
-  bsize: number;
-  blocks: number;
-  bfree: number;
-  bavail: number;
-  files: number;
-  ffree: number;
-}
+/** statfs of a layer's host filesystem: what layer_napi.c fills of StatFs. */
+export type HostStatFs = Omit<StatFs, 'type' | 'namelen'>;
 
 /** What layer_napi.c exports. */
 interface LayerAddon {
